@@ -1,0 +1,189 @@
+"""Hybrid blending of signal scores, filters and per-pick explanations.
+
+Takes the :class:`~core.scoring.Scores` of every signal, normalises them over the candidate
+movies, weights them with user-set :class:`Weights`, applies :class:`Filters` and returns a
+ranked frame with each signal's contribution, the SVD predicted rating and a plain reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.catalog import Catalog
+
+#: Signal names in the order the UI shows them.
+SIGNALS: tuple[str, ...] = ("collab", "genre_tag", "semantic", "popularity")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts (any non-negative numbers; normalised to sum 1)."""
+
+    collab: float = 0.55
+    genre_tag: float = 0.15
+    semantic: float = 0.2
+    popularity: float = 0.1
+    #: Genre versus tag share inside the genre/tag signal (1.0 = genres only).
+    genre_weight: float = 0.5
+
+    def as_dict(self) -> dict[str, float]:
+        """Signal weights only (without ``genre_weight``)."""
+        data = asdict(self)
+        data.pop("genre_weight")
+        return data
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which movies may be returned."""
+
+    include_genres: tuple[str, ...] = ()  # any of these (empty = all)
+    exclude_genres: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    min_ratings: int = 0
+    exclude_rated: bool = True
+    exclude_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+# -- blending ----------------------------------------------------------------------------------
+
+
+def candidate_mask(
+    catalog: Catalog, filters: Filters, rated_items: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean mask over item indices of the movies the filters allow."""
+    movies = catalog.movies
+    mask = np.ones(catalog.n_items, dtype=bool)
+    genres = movies["genres"].fillna("").astype(str)
+    if filters.include_genres:
+        pattern = "|".join(_genre_regex(g) for g in filters.include_genres)
+        mask &= genres.str.contains(pattern, regex=True).to_numpy()
+    if filters.exclude_genres:
+        pattern = "|".join(_genre_regex(g) for g in filters.exclude_genres)
+        mask &= ~genres.str.contains(pattern, regex=True).to_numpy()
+    years = movies["year"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    if filters.year_min is not None:
+        mask &= years >= filters.year_min
+    if filters.year_max is not None:
+        mask &= years <= filters.year_max
+    if filters.min_ratings > 0:
+        mask &= catalog.rating_stats["n_ratings"].to_numpy() >= filters.min_ratings
+    if filters.exclude_rated and rated_items is not None and len(rated_items):
+        mask[rated_items] = False
+    if filters.exclude_ids:
+        ids = [catalog.item_of[m] for m in filters.exclude_ids if m in catalog.item_of]
+        mask[ids] = False
+    return mask
+
+
+def _genre_regex(genre: str) -> str:
+    return r"(?:^|\|)" + re.escape(genre) + r"(?:\||$)"
+
+
+def normalise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Z-score of ``values`` over the finite candidates; NaN stays NaN (no opinion).
+
+    Z-scores rather than min-max: one outlier cannot squash everyone else, and a signal with
+    a sharp top (collaborative) keeps its lead over a flat one (popularity).
+    """
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    usable = mask & np.isfinite(values)
+    if usable.sum() < 2:
+        out[usable] = 0.0
+        return out
+    chosen = values[usable].astype(np.float64)
+    std = chosen.std()
+    out[usable] = ((chosen - chosen.mean()) / std if std > 1e-12 else 0.0).astype(np.float32)
+    return out
+
+
+@dataclass
+class Blend:
+    """Result of :func:`blend_scores`: final scores and each signal's weighted part."""
+
+    final: np.ndarray  # float32 per item; -inf where not a candidate
+    parts: dict[str, np.ndarray]  # signal -> weighted normalised score (0 where no opinion)
+    used: dict[str, float]  # signal -> effective weight (weights of silent signals removed)
+
+
+def blend_scores(
+    signals: dict[str, np.ndarray], weights: dict[str, float], mask: np.ndarray
+) -> Blend:
+    """Weighted sum of z-normalised signals over the candidates in ``mask``.
+
+    A signal with no opinion on any candidate gets weight 0 and the others are renormalised,
+    so an unknown user's picks come from content and popularity instead of being all zero.
+    """
+    normalised = {name: normalise(values, mask) for name, values in signals.items()}
+    active = {
+        name: max(float(weights.get(name, 0.0)), 0.0)
+        for name, values in normalised.items()
+        if np.isfinite(values).any()
+    }
+    total = sum(active.values())
+    if total <= 0:
+        # Everything silent (or all weights zero): fall back to equal weights of what speaks.
+        active = {name: 1.0 for name in active}
+        total = float(len(active)) or 1.0
+    used = {name: w / total for name, w in active.items()}
+    final = np.zeros(mask.shape, dtype=np.float32)
+    parts: dict[str, np.ndarray] = {}
+    for name, values in normalised.items():
+        weight = used.get(name, 0.0)
+        part = np.nan_to_num(values, nan=0.0) * weight
+        parts[name] = part.astype(np.float32)
+        final += part
+    final[~mask] = -np.inf
+    return Blend(final=final, parts=parts, used=used)
+
+
+def top_items(final: np.ndarray, top: int) -> np.ndarray:
+    """Indices of the ``top`` highest finite scores, best first (ties by item index)."""
+    finite = np.flatnonzero(np.isfinite(final))
+    if len(finite) == 0 or top <= 0:
+        return np.empty(0, dtype=np.int64)
+    k = min(top, len(finite))
+    values = final[finite]
+    chosen = finite[np.argpartition(-values, k - 1)[:k]] if k < len(finite) else finite
+    order = np.lexsort((chosen, -final[chosen]))
+    return chosen[order].astype(np.int64)
+
+
+def results_frame(
+    catalog: Catalog,
+    items: np.ndarray,
+    blend: Blend,
+    reasons: list[str],
+    predicted: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The table every operation returns: one row per pick, best first."""
+    movies = catalog.movies.iloc[items]
+    frame = pd.DataFrame(
+        {
+            "movieId": movies["movieId"].to_numpy(),
+            "title": movies["display_title"].to_numpy(),
+            "year": movies["year"].to_numpy(),
+            "genres": movies["genres"].to_numpy(),
+            "score": blend.final[items].astype(np.float64),
+            "predicted_rating": (
+                predicted.astype(np.float64)
+                if predicted is not None
+                else np.full(len(items), np.nan)
+            ),
+            "reason": reasons,
+        }
+    )
+    for name in SIGNALS:
+        if name in blend.parts:
+            frame[f"contrib_{name}"] = blend.parts[name][items].astype(np.float64)
+    stats = catalog.rating_stats.iloc[items]
+    frame["n_ratings"] = stats["n_ratings"].to_numpy()
+    frame["mean_rating"] = stats["mean_rating"].to_numpy()
+    for col in ("overview", "directors", "imdbId", "tmdbId"):
+        frame[col] = movies[col].to_numpy()
+    return frame.reset_index(drop=True)

@@ -1,0 +1,308 @@
+"""Command line: ``python -m core build|status|recommend|similar|search|predict``.
+
+Readable tables (rich) on a terminal, JSON with ``--json``; batch forms print one JSON line per
+user or query for evaluation scripts. Bad input prints one clear line and exits with status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.config import Settings
+from core.errors import DataError, WorkbenchError
+
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core", description="Movie recommendation workbench (core engine)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, top: bool = True) -> None:
+        p.add_argument(
+            "--data",
+            default=None,
+            help="MovieLens folder (ml-100k, ml-1m, ml-latest-small, ml-25m, ml-32m layouts); "
+            "default: the built-in snapshot",
+        )
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if top:
+            p.add_argument("--top", type=int, default=10, help="how many movies (default 10)")
+
+    p = sub.add_parser("build", help="build or refresh the artifacts of a data set")
+    common(p, top=False)
+    p.add_argument("--force", action="store_true", help="rebuild everything")
+
+    p = sub.add_parser("status", help="say whether the artifacts are up to date")
+    common(p, top=False)
+
+    p = sub.add_parser("recommend", help="personal picks for a user")
+    common(p)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", type=int, help="user id")
+    who.add_argument("--all-users", action="store_true", help="one JSON line per user")
+    who.add_argument(
+        "--rate",
+        metavar="ID=RATING,...",
+        help="a new user's ratings, folded in without retraining, e.g. 1=5,260=4.5",
+    )
+    p.add_argument("--include-rated", action="store_true", help="allow already rated movies")
+
+    p = sub.add_parser("similar", help="movies like a named movie (typos are fine)")
+    common(p)
+    p.add_argument("--title", required=True, help='e.g. "usual suspects"')
+
+    p = sub.add_parser("search", help="natural-language search")
+    common(p)
+    p.add_argument("text", nargs="?", help='e.g. "90s space adventure, no horror"')
+    p.add_argument("--queries", type=Path, help='JSONL file with {"query": ...} per line')
+    p.add_argument("--user", type=int, default=None, help="re-rank for this user")
+
+    p = sub.add_parser("predict", help="SVD predicted ratings for (userId, movieId) pairs")
+    common(p, top=False)
+    p.add_argument("--pairs", type=Path, required=True, help="CSV with userId,movieId columns")
+    return parser
+
+
+def _progress_printer(enabled: bool) -> Any:
+    last = [""]
+
+    def show(message: str, fraction: float) -> None:
+        if enabled and message != last[0]:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+            last[0] = message
+
+    return show
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from core.engine import Engine
+
+    return Engine.open(args.data, Settings(), progress=_progress_printer(not args.json))
+
+
+def _print_table(frame: pd.DataFrame, title: str, *, use_json: bool) -> None:
+    if use_json:
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        print(json.dumps({"title": title, "results": records}, default=str))
+        return
+    columns = [
+        c
+        for c in ("movieId", "title", "year", "genres", "predicted_rating", "score", "reason")
+        if c in frame.columns
+    ]
+    shown = frame[columns].copy()
+    if "predicted_rating" in shown and shown["predicted_rating"].isna().all():
+        shown = shown.drop(columns="predicted_rating")
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False)
+        for col in shown.columns:
+            table.add_column(col, overflow="fold", justify="right" if col != "title" else "left")
+        for row in shown.itertuples(index=False):
+            table.add_row(*(_fmt(v) for v in row))
+        Console().print(table)
+    else:
+        print(title)
+        print(shown.to_string(index=False, formatters=_formatters(shown)))
+
+
+def _fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _formatters(frame: pd.DataFrame) -> dict[str, Any]:
+    return {c: _fmt for c in frame.columns if frame[c].dtype.kind == "f"}
+
+
+def _parse_ratings(text: str) -> dict[int, float]:
+    ratings: dict[int, float] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            movie, rating = part.split("=")
+            ratings[int(movie)] = float(rating)
+        except ValueError as err:
+            raise WorkbenchError(f"Cannot read rating {part!r}; use MOVIEID=RATING,...") from err
+    if not ratings:
+        raise WorkbenchError("--rate needs at least one MOVIEID=RATING pair.")
+    return ratings
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from core.engine import build
+
+    result = build(args.data, Settings(), force=args.force, progress=_progress_printer(True))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dataset": result.dataset,
+                    "built": result.built,
+                    "reused": result.reused,
+                    "seconds": result.seconds,
+                    "report": result.report.to_dict() if result.report else None,
+                }
+            )
+        )
+        return 0
+    if result.report:
+        print(result.report.summary())
+    for name, seconds in result.built.items():
+        print(f"built {name:<11} {seconds:7.2f} s")
+    if result.reused:
+        print(f"up to date: {', '.join(result.reused)}")
+    print(f"total {result.seconds:.2f} s  ->  artifacts/{result.dataset}")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from core.engine import check
+
+    status = check(args.data, Settings())
+    if args.json:
+        print(json.dumps({"dataset": status.dataset, "fresh": status.fresh, "stale": status.stale}))
+    else:
+        print(status.describe())
+        if status.manifest:
+            age = status.manifest.age_seconds() / 60
+            print(f"built {age:.0f} min ago")
+    return 0 if status.up_to_date else 1
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from core.blend import Filters
+
+    engine = _open(args)
+    filters = Filters(exclude_rated=not args.include_rated)
+    if args.all_users:
+        for user in engine.catalog.user_ids.tolist():
+            picks = engine.recommend(int(user), filters=filters, top=args.top)
+            print(json.dumps({"userId": int(user), "movieIds": picks.items["movieId"].tolist()}))
+        return 0
+    ratings = _parse_ratings(args.rate) if args.rate else None
+    result = engine.recommend(args.user, ratings, filters=filters, top=args.top)
+    who = f"user {args.user}" if args.user is not None else "your ratings"
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    _print_table(result.items, f"Picks for {who}", use_json=args.json)
+    return 0
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    engine = _open(args)
+    result = engine.similar(args.title, top=args.top)
+    anchor = result.anchor.title if result.anchor else args.title
+    _print_table(result.items, f"Movies like {anchor}", use_json=args.json)
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    if not args.text and not args.queries:
+        raise WorkbenchError("Give a request text or --queries FILE.jsonl.")
+    engine = _open(args)
+    if args.queries:
+        if not args.queries.is_file():
+            raise DataError(f"Query file {args.queries} does not exist.")
+        for number, line in enumerate(args.queries.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                text = record["query"]
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise DataError(f"{args.queries}:{number}: expected {{\"query\": ...}}") from err
+            out: dict[str, Any] = {"query": text}
+            if "id" in record:
+                out["id"] = record["id"]
+            try:
+                answer = engine.search(text, top=args.top, user_id=args.user)
+                out["movieIds"] = answer.items["movieId"].tolist()
+            except WorkbenchError as err:
+                out["movieIds"], out["error"] = [], str(err)
+            print(json.dumps(out))
+        return 0
+    answer = engine.search(args.text, top=args.top, user_id=args.user)
+    if not args.json:
+        print(answer.reply())
+        for note in answer.notes:
+            print(f"note: {note}")
+    _print_table(answer.items, f"Results for {args.text!r}", use_json=args.json)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    if not args.pairs.is_file():
+        raise DataError(f"Pairs file {args.pairs} does not exist.")
+    try:
+        pairs = pd.read_csv(args.pairs)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"Cannot read {args.pairs}: {err}") from err
+    missing = {"userId", "movieId"} - set(pairs.columns)
+    if missing:
+        raise DataError(f"{args.pairs} needs columns userId,movieId (missing {sorted(missing)}).")
+    pairs = pairs[["userId", "movieId"]].apply(pd.to_numeric, errors="coerce")
+    bad = int(pairs.isna().any(axis=1).sum())
+    if bad:
+        print(f"note: skipped {bad} rows with non-numeric ids", file=sys.stderr)
+    pairs = pairs.dropna().astype("int64")
+    engine = _open(args)
+    frames = []
+    for user, group in pairs.groupby("userId", sort=False):
+        frame = engine.predict(int(user), group["movieId"].tolist())
+        frame.insert(0, "userId", int(user))
+        frames.append(frame)
+    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if args.json:
+        for record in result.to_dict(orient="records"):
+            print(json.dumps(record, default=str))
+    else:
+        print(result.to_string(index=False))
+    return 0
+
+
+COMMANDS = {
+    "build": _cmd_build,
+    "status": _cmd_status,
+    "recommend": _cmd_recommend,
+    "similar": _cmd_similar,
+    "search": _cmd_search,
+    "predict": _cmd_predict,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        status = COMMANDS[args.command](args)
+    except WorkbenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    if args.command in ("build",) and not getattr(args, "json", False):
+        print(f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return status

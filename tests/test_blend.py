@@ -1,0 +1,62 @@
+"""Blending: normalisation, weights, silent signals, filters, ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.blend import Filters, Weights, blend_scores, candidate_mask, normalise, top_items
+
+
+def test_normalise_keeps_nan_and_ignores_non_candidates() -> None:
+    values = np.array([1.0, 2.0, 3.0, np.nan, 100.0], dtype=np.float32)
+    mask = np.array([True, True, True, True, False])
+    out = normalise(values, mask)
+    assert np.isnan(out[3]) and np.isnan(out[4])
+    assert np.allclose(out[:3], [-1.2247, 0.0, 1.2247], atol=1e-3)
+
+
+def test_silent_signal_gives_its_weight_to_the_others() -> None:
+    mask = np.ones(4, dtype=bool)
+    signals = {
+        "collab": np.full(4, np.nan, dtype=np.float32),
+        "popularity": np.array([4, 3, 2, 1], dtype=np.float32),
+    }
+    blend = blend_scores(signals, {"collab": 0.9, "popularity": 0.1}, mask)
+    assert blend.used == {"popularity": 1.0}
+    assert list(top_items(blend.final, 4)) == [0, 1, 2, 3]
+
+
+def test_weights_change_the_order() -> None:
+    mask = np.ones(3, dtype=bool)
+    signals = {
+        "collab": np.array([3, 2, 1], dtype=np.float32),
+        "semantic": np.array([1, 2, 3], dtype=np.float32),
+    }
+    assert top_items(blend_scores(signals, {"collab": 1, "semantic": 0}, mask).final, 1)[0] == 0
+    assert top_items(blend_scores(signals, {"collab": 0, "semantic": 1}, mask).final, 1)[0] == 2
+    assert np.allclose(sum(blend_scores(signals, Weights().as_dict(), mask).used.values()), 1.0)
+
+
+def test_top_items_skips_non_candidates_and_breaks_ties_by_index() -> None:
+    final = np.array([1.0, -np.inf, 1.0, 0.5], dtype=np.float32)
+    assert list(top_items(final, 10)) == [0, 2, 3]
+    assert list(top_items(final, 0)) == []
+
+
+def test_candidate_mask_filters(tiny_catalog) -> None:
+    cat = tiny_catalog
+    item = cat.item_of
+    mask = candidate_mask(cat, Filters(include_genres=("Romance",)))
+    assert mask[item[9]] and not mask[item[1]]
+    mask = candidate_mask(cat, Filters(exclude_genres=("Horror",)))
+    assert not mask[item[1]] and not mask[item[19]] and mask[item[3]]
+    mask = candidate_mask(cat, Filters(year_min=1990, year_max=1999))
+    assert mask[item[6]] and not mask[item[1]] and not mask[item[7]]
+    mask = candidate_mask(cat, Filters(min_ratings=1))
+    assert not mask[item[20]]  # never rated
+    rated = np.array([item[1], item[2]])
+    mask = candidate_mask(cat, Filters(), rated)
+    assert not mask[item[1]] and mask[item[3]]
+    assert candidate_mask(cat, Filters(exclude_rated=False), rated)[item[1]]
+    # "Sci-Fi" must not match a genre that merely contains the text.
+    assert not candidate_mask(cat, Filters(include_genres=("Fi",))).any()
