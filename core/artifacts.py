@@ -24,6 +24,8 @@ from typing import Any
 from core.errors import ArtifactError
 
 MANIFEST = "manifest.json"
+#: Sub-folder carried over unchanged when a data set is rebuilt (offline evaluation results).
+KEEP_ON_REBUILD = "evaluation"
 FORMAT_VERSION = 1
 #: Libraries whose version is recorded (a change marks artifacts stale only for ``core``).
 TRACKED_LIBRARIES = (
@@ -200,6 +202,10 @@ class ArtifactWriter:
         _fsync_file(tmp_manifest)
         os.replace(tmp_manifest, self.tmp / MANIFEST)
         old = self.folder.with_name(f".{self.folder.name}.old-{os.getpid()}-{time.time_ns()}")
+        # Evaluation results are not rebuilt with the models; keep them with the data set.
+        kept = self.folder / KEEP_ON_REBUILD
+        if kept.is_dir() and not (self.tmp / KEEP_ON_REBUILD).exists():
+            shutil.copytree(kept, self.tmp / KEEP_ON_REBUILD)
         if self.folder.exists():
             os.replace(self.folder, old)
         os.replace(self.tmp, self.folder)

@@ -104,3 +104,12 @@ def test_clean_stale_temporaries(tmp_path: Path) -> None:
     leftover.mkdir()
     clean_stale_temporaries(tmp_path, max_age_s=0.0)
     assert not leftover.exists()
+
+
+def test_evaluation_results_survive_a_rebuild(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    _write(folder, "v1")
+    (folder / "evaluation").mkdir()
+    (folder / "evaluation" / "rating.json").write_text("{}")
+    _write(folder, "v2")
+    assert (folder / "evaluation" / "rating.json").read_text() == "{}"
