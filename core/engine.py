@@ -8,6 +8,7 @@ bad input raises a :class:`~core.errors.WorkbenchError` with a message fit for a
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -204,13 +205,11 @@ def _save_catalog(catalog: Catalog, folder: Path) -> None:
     catalog.movies.to_parquet(folder / "movies.parquet", index=False)
     catalog.ratings.to_parquet(folder / "ratings.parquet", index=False)
     catalog.tags.to_parquet(folder / "tags.parquet", index=False)
-    (folder / "report.json").write_text(pd.io.json.dumps(catalog.report.to_dict()))
+    (folder / "report.json").write_text(json.dumps(catalog.report.to_dict()))
     (folder / "name.txt").write_text(catalog.name)
 
 
 def _load_catalog(folder: Path) -> Catalog:
-    import json
-
     from core.catalog import MOVIE_COLUMNS, RATING_COLUMNS, TAG_COLUMNS
 
     movies = pd.read_parquet(folder / "movies.parquet").astype(MOVIE_COLUMNS)
