@@ -98,7 +98,8 @@ def normalise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return out
     chosen = values[usable].astype(np.float64)
     std = chosen.std()
-    out[usable] = ((chosen - chosen.mean()) / std if std > 1e-12 else 0.0).astype(np.float32)
+    # A signal that rates every candidate the same says nothing about their order: all zero.
+    out[usable] = ((chosen - chosen.mean()) / std).astype(np.float32) if std > 1e-12 else 0.0
     return out
 
 

@@ -60,3 +60,8 @@ def test_candidate_mask_filters(tiny_catalog) -> None:
     assert candidate_mask(cat, Filters(exclude_rated=False), rated)[item[1]]
     # "Sci-Fi" must not match a genre that merely contains the text.
     assert not candidate_mask(cat, Filters(include_genres=("Fi",))).any()
+
+
+def test_constant_signal_normalises_to_zero() -> None:
+    out = normalise(np.full(4, 0.0, dtype=np.float32), np.ones(4, dtype=bool))
+    assert np.array_equal(out, np.zeros(4, dtype=np.float32))
