@@ -1,0 +1,295 @@
+"""Collaborative scorers: Surprise SVD rating prediction and the EASE / ALS top-N rankers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from core.collab import (
+    ALSRanker,
+    CollabRanker,
+    EASERanker,
+    SVDRating,
+    _mirror_upper,
+    ease_weights,
+    make_ranker,
+)
+from core.config import RankerSettings, Settings, SVDSettings
+from core.scoring import Query, Scorer
+from tests.conftest import ML_LATEST_SMALL, needs_shared
+from tests.fixtures import ROMANCE, SCIFI
+from tests.scorer_contract import ScorerContract
+
+# Small models: the tiny catalogue has 20 movies, 40 users and two taste groups (so ALS gets
+# two factors; with more it overfits each user's few unwatched movies to zero).
+SMALL = Settings(
+    svd=SVDSettings(n_factors=8, n_epochs=40),
+    ranker=RankerSettings(ease_lambda=20.0, als_factors=2, als_regularization=1.0, als_alpha=1.0),
+)
+
+
+def unseen(catalog, user: int, group: list[int]) -> np.ndarray:
+    """Item indices of the ``group`` movies ``user`` has not rated."""
+    rated = set(catalog.user_ratings(user)["movieId"].tolist())
+    return np.array([catalog.item_of[m] for m in group if m not in rated])
+
+
+def assert_taste_groups(scorer: Scorer, catalog, users=(1, 3, 5, 2, 4)) -> None:
+    """Odd users rank every unseen sci-fi movie above every unseen romance; even the reverse."""
+    for user in users:
+        values = scorer.score(Query(user_id=user)).values
+        liked, other = (SCIFI, ROMANCE) if user % 2 else (ROMANCE, SCIFI)
+        mine, theirs = values[unseen(catalog, user, liked)], values[unseen(catalog, user, other)]
+        assert mine.min() > theirs.max(), user
+
+
+# ---------------------------------------------------------------------------------------------
+# SVD
+# ---------------------------------------------------------------------------------------------
+class TestSVDRating(ScorerContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def scorer(cls, tiny_catalog) -> SVDRating:
+        return SVDRating(SMALL).fit(tiny_catalog)
+
+    def test_taste_groups(self, scorer, tiny_catalog) -> None:
+        assert_taste_groups(scorer, tiny_catalog)
+
+    def test_matches_surprise(self, scorer, tiny_catalog) -> None:
+        from surprise import SVD, Dataset, Reader
+
+        p = SMALL.svd
+        data = Dataset.load_from_df(
+            tiny_catalog.ratings[["userId", "movieId", "rating"]], Reader(rating_scale=(0.5, 5.0))
+        )
+        algo = SVD(
+            n_factors=p.n_factors,
+            n_epochs=p.n_epochs,
+            lr_all=p.lr_all,
+            reg_all=p.reg_all,
+            random_state=p.random_state,
+        )
+        algo.fit(data.build_full_trainset())
+        movies = [1, 4, 9, 17, 20, 777]
+        for user in (1, 2, 999):
+            ours = scorer.predict(user, movies)
+            theirs = [algo.predict(user, m).est for m in movies]
+            np.testing.assert_allclose(ours["est"], theirs, atol=1e-4)
+
+    def test_predict_reasons(self, scorer) -> None:
+        frame = scorer.predict(999_999, [1, 777])
+        assert list(frame.columns) == ["movieId", "est", "was_impossible", "reason"]
+        assert frame["was_impossible"].dtype == bool
+        assert frame["reason"].tolist() == [
+            "unknown user: item mean",
+            "unknown user and movie: global mean",
+        ]
+        assert frame["est"].iloc[1] == pytest.approx(scorer.mu)
+        known = scorer.predict(1, [1, 777])
+        assert known["was_impossible"].tolist() == [False, True]
+        assert known["reason"].iloc[0] == ""
+        assert "unknown movie" in known["reason"].iloc[1]
+        # Movie 20 is in the catalogue but nobody rated it: same fallback as an unknown movie.
+        assert scorer.predict(1, [20])["was_impossible"].iloc[0]
+
+    def test_fold_in_moves_predictions(self, scorer, tiny_catalog) -> None:
+        new = {1: 5.0, 2: 4.5, 3: 5.0, 9: 1.0, 10: 1.5}
+        targets = [4, 5, 6, 11, 12, 13]
+        cold = scorer.predict(None, targets).set_index("movieId")["est"]
+        warm = scorer.predict(None, targets, ratings=new).set_index("movieId")["est"]
+        assert (warm.loc[[4, 5, 6]] > cold.loc[[4, 5, 6]]).all()
+        assert (warm.loc[[11, 12, 13]] < cold.loc[[11, 12, 13]]).all()
+        scores = scorer.score(Query(ratings=new)).values
+        assert scores[[3, 4, 5]].min() > scores[[10, 11, 12]].max()  # item index = movieId - 1
+
+    def test_fold_in_is_fast(self, scorer) -> None:
+        start = time.perf_counter()
+        for _ in range(20):
+            scorer.score(Query(ratings={1: 5.0, 2: 4.5, 3: 5.0, 9: 1.0, 10: 1.5}))
+        assert (time.perf_counter() - start) / 20 < 0.02
+
+    def test_known_user_with_extra_ratings_is_folded_in(self, scorer) -> None:
+        base = scorer.score(Query(user_id=2)).values
+        changed = scorer.score(Query(user_id=2, ratings={4: 5.0, 5: 5.0, 6: 5.0}))
+        assert "folded in" in changed.note
+        assert np.nanmean(changed.values[[3, 4, 5]]) > np.nanmean(base[[3, 4, 5]])
+
+    def test_clipped_to_scale(self, scorer) -> None:
+        for rating in (5.0, 0.5):
+            query = Query(ratings=dict.fromkeys(SCIFI + ROMANCE, rating))
+            values = scorer.score(query).values
+            assert np.nanmax(values) <= 5.0 and np.nanmin(values) >= 0.5
+            est = scorer.predict(None, SCIFI, ratings=query.ratings)["est"]
+            assert est.between(0.5, 5.0).all()
+
+    def test_unrated_movie_is_nan_in_scores(self, scorer, tiny_catalog) -> None:
+        values = scorer.score(Query(user_id=1)).values
+        assert np.isnan(values[tiny_catalog.item_of[20]])
+
+    def test_seeds_only_is_nan_with_note(self, scorer) -> None:
+        scores = scorer.score(Query(seeds=[1]))
+        assert not scores.has_opinion and "needs a user or ratings" in scores.note
+
+    def test_unknown_user_falls_back_to_item_mean(self, scorer) -> None:
+        scores = scorer.score(Query(user_id=999_999))
+        assert scores.has_opinion and "item mean" in scores.note
+
+    def test_saved_as_arrays(self, scorer, tmp_path: Path) -> None:
+        scorer.save(tmp_path)
+        assert {p.suffix for p in tmp_path.iterdir()} <= {".npy", ".npz", ".json"}
+
+    def test_estimate_matches_predict(self, scorer) -> None:
+        users = np.array([1, 2, 999, 1])
+        movies = np.array([4, 9, 1, 777])
+        batch = scorer.estimate(users, movies)
+        single = [scorer.predict(u, [m])["est"].iloc[0] for u, m in zip(users, movies, strict=True)]
+        np.testing.assert_allclose(batch, single, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rankers
+# ---------------------------------------------------------------------------------------------
+class TestEASERanker(ScorerContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def scorer(cls, tiny_catalog) -> EASERanker:
+        return EASERanker(SMALL).fit(tiny_catalog)
+
+    def test_taste_groups(self, scorer, tiny_catalog) -> None:
+        assert_taste_groups(scorer, tiny_catalog)
+
+    def test_seeds_find_similar_movies(self, scorer, tiny_catalog) -> None:
+        # Romance fans also watched (and disliked) Alien, so single-seed co-occurrence is
+        # noisy on 40 users: require the best match and the average to be sci-fi.
+        values = scorer.score(Query(seeds=[1])).values
+        others = [tiny_catalog.item_of[m] for m in SCIFI[1:]]
+        romance = [tiny_catalog.item_of[m] for m in ROMANCE]
+        assert np.nanargmax(values) in others
+        assert values[others].mean() > values[romance].mean()
+        reasons = scorer.explain(Query(seeds=[1]), np.array(others))
+        assert all(r == "people who liked Alien (1979) also liked this" for r in reasons)
+
+    def test_explain_cites_a_liked_rating(self, scorer, tiny_catalog) -> None:
+        items = unseen(tiny_catalog, 1, SCIFI)
+        reasons = scorer.explain(Query(user_id=1), items)
+        assert all(r and r.startswith("because you rated ") and r.endswith("★") for r in reasons)
+        liked = tiny_catalog.user_ratings(1).query("rating >= 3.5")["movieId"]
+        titles = {tiny_catalog.title_of(m) for m in liked}
+        assert all(any(t in r for t in titles) for r in reasons)
+
+    def test_unknown_user_without_history(self, scorer) -> None:
+        scores = scorer.score(Query(user_id=999_999))
+        assert not scores.has_opinion
+        assert "unknown user 999999: no history" in scores.note
+
+    def test_new_user_ratings_use_only_liked_movies(self, scorer, tiny_catalog) -> None:
+        liked_only = scorer.score(Query(ratings={1: 5.0, 2: 5.0})).values
+        with_dislike = scorer.score(Query(ratings={1: 5.0, 2: 5.0, 9: 1.0})).values
+        np.testing.assert_array_equal(liked_only, with_dislike)
+
+    def test_weights_match_closed_form(self) -> None:
+        rng = np.random.default_rng(0)
+        x = sp.csr_matrix((rng.random((50, 30)) < 0.2).astype(np.float32))
+        dense = x.toarray().astype(np.float64)
+        inverse = np.linalg.inv(dense.T @ dense + 5.0 * np.eye(30))
+        expected = -inverse / np.diag(inverse)
+        np.fill_diagonal(expected, 0.0)
+        np.testing.assert_allclose(ease_weights(x, 5.0), expected, atol=1e-5)
+
+    def test_mirror_upper_in_blocks(self) -> None:
+        # The in-place triangle copy works block by block; use blocks smaller than the matrix.
+        rng = np.random.default_rng(1)
+        upper = np.triu(rng.random((130, 130)).astype(np.float32))
+        matrix = upper + np.tril(rng.random((130, 130)).astype(np.float32), -1)  # junk below
+        _mirror_upper(matrix, block=32)
+        np.testing.assert_array_equal(matrix, upper + np.triu(upper, 1).T)
+
+    def test_items_below_min_ratings_are_nan(self, tiny_catalog) -> None:
+        ranker = EASERanker(SMALL, min_item_ratings=7).fit(tiny_catalog)
+        counts = tiny_catalog.rating_stats["n_ratings"].to_numpy()
+        values = ranker.score(Query(user_id=1)).values
+        assert np.isnan(values[counts < 7]).all() and np.isfinite(values[counts >= 7]).all()
+        note = ranker.score(Query(seeds=[18])).note  # Toy Story: too few ratings
+        assert "too few ratings" in note
+
+    def test_matrix_is_memory_mapped_after_load(self, scorer, tmp_path: Path) -> None:
+        scorer.save(tmp_path)
+        loaded = CollabRanker.load(tmp_path)
+        assert isinstance(loaded, EASERanker)
+        assert isinstance(loaded.B, np.memmap)
+        with pytest.raises(ValueError):
+            ALSRanker.load(tmp_path)
+        with pytest.raises(ValueError):
+            SVDRating.load(tmp_path)
+
+
+class TestALSRanker(ScorerContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def scorer(cls, tiny_catalog) -> ALSRanker:
+        return ALSRanker(SMALL, num_threads=1).fit(tiny_catalog)
+
+    def test_taste_groups(self, scorer, tiny_catalog) -> None:
+        assert_taste_groups(scorer, tiny_catalog)
+
+    def test_fold_in_new_user(self, scorer, tiny_catalog) -> None:
+        values = scorer.score(Query(ratings={1: 5.0, 2: 5.0, 3: 4.5})).values
+        scifi = [tiny_catalog.item_of[m] for m in SCIFI[3:]]
+        romance = [tiny_catalog.item_of[m] for m in ROMANCE]
+        assert values[scifi].min() > values[romance].max()
+
+    def test_seeds_find_similar_movies(self, scorer, tiny_catalog) -> None:
+        values = scorer.score(Query(seeds=[9])).values
+        assert np.nanargmax(values) in [tiny_catalog.item_of[m] for m in ROMANCE[1:]]
+        reasons = scorer.explain(Query(seeds=[9]), np.array([tiny_catalog.item_of[10]]))
+        assert reasons == ["people who liked Notting Hill (1999) also liked this"]
+
+    def test_explain_cites_a_rating(self, scorer, tiny_catalog) -> None:
+        reasons = scorer.explain(Query(user_id=1), unseen(tiny_catalog, 1, SCIFI))
+        assert all(r and r.startswith("because you rated ") for r in reasons)
+
+    def test_contributions_match_implicit_explain(self, scorer) -> None:
+        query = Query(user_id=3, ratings={9: 5.0})
+        profile = scorer._profile(query)
+        items = np.array([0, 4, 9, 15])
+        ours = scorer._contributions(profile, items)
+        row = scorer._row(profile)
+        for column, item in enumerate(items.tolist()):
+            total, top, _ = scorer.model.explain(0, row, item, N=len(profile.items))
+            theirs = dict(top)
+            expected = [theirs.get(i, 0.0) for i in profile.items.tolist()]
+            np.testing.assert_allclose(ours[:, column], expected, rtol=1e-4, atol=1e-6)
+            assert ours[:, column].sum() == pytest.approx(total, rel=1e-4)
+            # ... and they add up to the score itself.
+            score = scorer.score(query).values[item]
+            assert ours[:, column].sum() == pytest.approx(score, rel=1e-3, abs=1e-5)
+
+
+def test_make_ranker_picks_by_size(tiny_catalog) -> None:
+    assert isinstance(make_ranker(tiny_catalog, Settings()), EASERanker)
+    small = Settings(ranker=RankerSettings(ease_max_items=5))
+    assert isinstance(make_ranker(tiny_catalog, small), ALSRanker)
+    als = Settings(ranker=RankerSettings(kind="als"))
+    assert isinstance(make_ranker(tiny_catalog, als), ALSRanker)
+    assert make_ranker(tiny_catalog).name == "collab"
+
+
+@needs_shared
+def test_ease_on_movielens_smoke() -> None:
+    """EASE on ml-latest-small (items with >= 10 ratings, 200 users) beats nDCG@10 0.3.
+
+    About 4 s on an idle machine (loading, split, a 2,000-item EASE, 200 queries).
+    """
+    from benchmarks.collab_quality import evaluate_topn, load_movielens, split
+
+    train, test = split(load_movielens(ML_LATEST_SMALL))
+    ranker = EASERanker(Settings(), min_item_ratings=10).fit(train)
+    users = pd.unique(test["userId"])[:200]
+    result = evaluate_topn(ranker, train, test, users=users.tolist())
+    assert result.users == 200
+    assert result.ndcg > 0.3, result
