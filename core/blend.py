@@ -88,19 +88,21 @@ def _genre_regex(genre: str) -> str:
 def normalise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Z-score of ``values`` over the finite candidates; NaN stays NaN (no opinion).
 
-    Z-scores rather than min-max: one outlier cannot squash everyone else, and a signal with
-    a sharp top (collaborative) keeps its lead over a flat one (popularity).
+    Works on one score vector or on a users x items matrix (row by row), so offline evaluation
+    blends exactly as the product does. Z-scores rather than min-max: one outlier cannot
+    squash everyone else, and a signal with a sharp top (collaborative) keeps its lead over a
+    flat one (popularity). A row that rates every candidate the same says nothing about their
+    order and normalises to zero.
     """
-    out = np.full(values.shape, np.nan, dtype=np.float32)
-    usable = mask & np.isfinite(values)
-    if usable.sum() < 2:
-        out[usable] = 0.0
-        return out
-    chosen = values[usable].astype(np.float64)
-    std = chosen.std()
-    # A signal that rates every candidate the same says nothing about their order: all zero.
-    out[usable] = ((chosen - chosen.mean()) / std).astype(np.float32) if std > 1e-12 else 0.0
-    return out
+    values = np.asarray(values, dtype=np.float64)
+    usable = np.broadcast_to(mask, values.shape) & np.isfinite(values)
+    masked = np.where(usable, values, 0.0)
+    count = usable.sum(axis=-1, keepdims=True)
+    mean = masked.sum(axis=-1, keepdims=True) / np.maximum(count, 1)
+    spread = np.where(usable, values - mean, 0.0)
+    std = np.sqrt((spread**2).sum(axis=-1, keepdims=True) / np.maximum(count, 1))
+    z = np.divide(spread, std, out=np.zeros_like(spread), where=std > 1e-12)
+    return np.where(usable, z, np.nan).astype(np.float32)
 
 
 @dataclass
@@ -117,6 +119,8 @@ def blend_scores(
 ) -> Blend:
     """Weighted sum of z-normalised signals over the candidates in ``mask``.
 
+    Signals are vectors over items, or users x items matrices with a mask of the same shape.
+
     A signal with no opinion on any candidate gets weight 0 and the others are renormalised,
     so an unknown user's picks come from content and popularity instead of being all zero.
     """
@@ -132,14 +136,15 @@ def blend_scores(
         active = {name: 1.0 for name in active}
         total = float(len(active)) or 1.0
     used = {name: w / total for name, w in active.items()}
-    final = np.zeros(mask.shape, dtype=np.float32)
+    shape = next(iter(normalised.values())).shape if normalised else mask.shape
+    final = np.zeros(shape, dtype=np.float32)
     parts: dict[str, np.ndarray] = {}
     for name, values in normalised.items():
         weight = used.get(name, 0.0)
         part = np.nan_to_num(values, nan=0.0) * weight
         parts[name] = part.astype(np.float32)
         final += part
-    final[~mask] = -np.inf
+    final[~np.broadcast_to(mask, shape)] = -np.inf
     return Blend(final=final, parts=parts, used=used)
 
 

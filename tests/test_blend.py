@@ -65,3 +65,15 @@ def test_candidate_mask_filters(tiny_catalog) -> None:
 def test_constant_signal_normalises_to_zero() -> None:
     out = normalise(np.full(4, 0.0, dtype=np.float32), np.ones(4, dtype=bool))
     assert np.array_equal(out, np.zeros(4, dtype=np.float32))
+
+
+def test_matrix_blend_matches_row_by_row() -> None:
+    rng = np.random.default_rng(0)
+    signals = {n: rng.normal(size=(3, 6)).astype(np.float32) for n in ("collab", "semantic")}
+    signals["semantic"][1, 2] = np.nan
+    mask = rng.random((3, 6)) > 0.2
+    weights = {"collab": 0.7, "semantic": 0.3}
+    whole = blend_scores(signals, weights, mask).final
+    for row in range(3):
+        single = blend_scores({n: v[row] for n, v in signals.items()}, weights, mask[row]).final
+        assert np.allclose(whole[row], single, equal_nan=True)
