@@ -1,0 +1,65 @@
+"""Evaluation: the latest offline metrics written by ``python -m core evaluate``."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+
+engine = ui.engine_or_stop()
+folder = ui.evaluation_folder(engine)
+files = ui.evaluation_files(folder)
+
+st.title("Offline evaluation")
+
+if not files:
+    data = ui.data_arg()
+    command = "python -m core evaluate" + (f' --data "{data}"' if data else "")
+    st.info(
+        f"No evaluation results for **{engine.catalog.name}** yet. Produce them from a shell "
+        "in the project folder (this takes a few minutes):",
+        icon=":material/lab_research:",
+    )
+    st.code(command, language="bash")
+    st.caption(f"Results are read from `{folder}/*.json`; reload this page afterwards.")
+    st.stop()
+
+tables, errors = ui.read_evaluation(ui.evaluation_stamp(files))
+for error in errors:
+    st.warning(error, icon=":material/warning:")
+if not tables:
+    st.stop()
+st.caption(
+    f"{len(tables)} result table{'s' * (len(tables) != 1)} for **{engine.catalog.name}** "
+    f"from `{folder}`. Re-run `python -m core evaluate` to refresh them."
+)
+
+for table in tables:
+    st.subheader(table.title)
+    if table.protocol:
+        st.markdown(f":gray[**Protocol.** {table.protocol}]")
+    if table.details:
+        st.caption(ui.details_text(table.details))
+    metrics = ui.metric_columns(table.frame)
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.dataframe(
+            table.frame,
+            hide_index=True,
+            width="stretch",
+            column_config=ui.metric_column_config(table.frame),
+        )
+    with right:
+        picked = st.multiselect(
+            "Metrics to chart",
+            metrics,
+            default=ui.default_chart_metrics(metrics),
+            key=f"metrics_{table.source}_{table.key}",
+            label_visibility="collapsed",
+        )
+        if picked:
+            st.plotly_chart(
+                ui.metrics_figure(table, picked),
+                key=f"metrics_chart_{table.source}_{table.key}",
+                config={"displaylogo": False},
+            )
