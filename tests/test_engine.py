@@ -48,11 +48,29 @@ def test_damaged_artifact_is_rebuilt_or_reported(tmp_path, tiny_data_dir, tiny_s
     folder = check(tiny_data_dir, settings).folder
     victim = next(p for p in (folder / "collab").iterdir() if p.is_file())
     victim.write_bytes(victim.read_bytes()[:10])
-    assert "collab" in check(tiny_data_dir, settings).stale
+    assert set(check(tiny_data_dir, settings).stale) == {"collab"}
     with pytest.raises(ArtifactError):
         Engine.open(tiny_data_dir, settings, rebuild="never")
+    untouched = next(p for p in (folder / "semantic").iterdir() if p.suffix == ".npy")
+    inode = untouched.stat().st_ino
     engine = Engine.open(tiny_data_dir, settings)
     assert not engine.recommend(1).items.empty
+    # Only the damaged component was rebuilt: the others are the same files (hard links).
+    assert (folder / "semantic" / untouched.name).stat().st_ino == inode
+
+
+def test_unloadable_component_is_rebuilt_alone(tmp_path, tiny_data_dir, tiny_settings):
+    settings = tiny_settings.replace(artifacts_dir=tmp_path / "art")
+    build(tiny_data_dir, settings)
+    folder = check(tiny_data_dir, settings).folder
+    # Same size, garbage content: the manifest check passes, loading fails.
+    victim = folder / "genre_tag" / "genre_tag.joblib"
+    victim.write_bytes(b"x" * victim.stat().st_size)
+    with pytest.raises(ArtifactError) as info:
+        Engine.load(folder, settings)
+    assert info.value.components == {"genre_tag"}
+    engine = Engine.open(tiny_data_dir, settings)
+    assert not engine.similar("alien").items.empty
 
 
 def test_picks_follow_the_users_taste(tiny_engine):
