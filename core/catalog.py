@@ -74,7 +74,7 @@ def display_title(title: str) -> str:
 
 
 def normalise_title(title: str) -> str:
-    """Key for joining titles across sources: article-insensitive, lower case, alphanumerics only."""
+    """Join key for titles across sources: article-insensitive, lower case, alphanumerics."""
     text = display_title(str(title)).lower()
     text = re.sub(r"^(the|a|an) ", "", text)
     text = text.replace("&", "and")

@@ -18,7 +18,7 @@ TOMT = SHARED / "tomt-movies" / "train.jsonl"
 
 needs_shared = pytest.mark.skipif(
     not (ML_LATEST_SMALL / "ratings.csv").exists(),
-    reason=f"real MovieLens data not found at {ML_LATEST_SMALL} (../shared is absent in this clone)",
+    reason=f"real MovieLens data not found at {ML_LATEST_SMALL} (no ../shared beside this clone)",
 )
 
 

@@ -79,7 +79,7 @@ def test_batch_forms(capsys, cli_env, tmp_path):
     ],
 )
 def test_bad_input_is_one_clear_line(capsys, cli_env, args, message):
-    code, out, err = run(capsys, *args, *cli_env)
+    code, _, err = run(capsys, *args, *cli_env)
     assert code == 2
     assert err.startswith("error:") and message in err and "Traceback" not in err
 
