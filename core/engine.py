@@ -334,7 +334,11 @@ def build(
                 elif name == "popularity":
                     built[name] = PopularityPrior(settings).fit(catalog)
                 elif name == "semantic":
-                    encoder = Encoder(settings.embed_model, threads=_build_threads())
+                    encoder = Encoder(
+                        settings.embed_model,
+                        threads=_build_threads(),
+                        vector_cache=settings.cache_dir / "embeddings",
+                    )
                     built[name] = SemanticScorer(settings, encoder=encoder).fit(
                         catalog,
                         texts=movie_text(catalog.movies, long=False),

@@ -95,3 +95,22 @@ def test_pickle_and_load_leave_the_encoder_out(
     np.testing.assert_allclose(
         loaded.score(Query(text="space")).values, semantic.score(Query(text="space")).values
     )
+
+
+def test_vector_cache_reuses_unchanged_texts(tmp_path):
+    from core.embeddings import VectorCache
+
+    calls: list[list[str]] = []
+
+    def fake_encode(texts, progress=None):
+        calls.append(list(texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    cache = VectorCache(tmp_path, "model-a")
+    first = cache.encode(["alpha", "beta"], fake_encode)
+    second = cache.encode(["beta", "gamma", "alpha"], fake_encode)
+    assert calls == [["alpha", "beta"], ["gamma"]]
+    assert np.array_equal(second[[2, 0]], first)
+    assert VectorCache(tmp_path, "model-b").path != cache.path  # one file per model
+    cache.path.write_bytes(b"damaged")
+    assert cache.encode(["alpha"], fake_encode).shape == (1, 2)  # rebuilt, no crash
