@@ -168,18 +168,16 @@ def results_frame(
     predicted: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The table every operation returns: one row per pick, best first."""
-    movies = catalog.movies.iloc[items]
+    columns = catalog.display_columns
     frame = pd.DataFrame(
         {
-            "movieId": movies["movieId"].to_numpy(),
-            "title": movies["display_title"].to_numpy(),
-            "year": movies["year"].to_numpy(),
-            "genres": movies["genres"].to_numpy(),
+            "movieId": columns["movieId"][items],
+            "title": columns["title"][items],
+            "year": pd.array(columns["year"][items], dtype="Int16"),
+            "genres": columns["genres"][items],
             "score": blend.final[items].astype(np.float64),
             "predicted_rating": (
-                predicted.astype(np.float64)
-                if predicted is not None
-                else np.full(len(items), np.nan)
+                predicted.astype(np.float64) if predicted is not None else np.full(len(items), np.nan)
             ),
             "reason": reasons,
         }
@@ -187,9 +185,8 @@ def results_frame(
     for name in SIGNALS:
         if name in blend.parts:
             frame[f"contrib_{name}"] = blend.parts[name][items].astype(np.float64)
-    stats = catalog.rating_stats.iloc[items]
-    frame["n_ratings"] = stats["n_ratings"].to_numpy()
-    frame["mean_rating"] = stats["mean_rating"].to_numpy()
-    for col in ("overview", "directors", "imdbId", "tmdbId"):
-        frame[col] = movies[col].to_numpy()
-    return frame.reset_index(drop=True)
+    for col in ("n_ratings", "mean_rating", "overview", "directors"):
+        frame[col] = columns[col][items]
+    for col in ("imdbId", "tmdbId"):
+        frame[col] = pd.array(columns[col][items], dtype="Int64")
+    return frame

@@ -186,6 +186,36 @@ class Catalog:
         pos = np.searchsorted(self.movie_ids, movie_ids, sorter=order)
         return order[pos].astype(np.int64)
 
+    def user_history(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Item indices (int64) and ratings (float32) of one user; empty when unknown."""
+        row = self.user_of.get(int(user_id))
+        if row is None:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        matrix = self.user_items
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        return (
+            matrix.indices[start:end].astype(np.int64),
+            matrix.data[start:end].astype(np.float32),
+        )
+
+    @cached_property
+    def display_columns(self) -> dict[str, np.ndarray]:
+        """Per-item arrays shown with every result (read once, so results build in microseconds)."""
+        movies = self.movies
+        stats = self.rating_stats
+        return {
+            "movieId": self.movie_ids,
+            "title": movies["display_title"].to_numpy(dtype=object),
+            "year": movies["year"].to_numpy(dtype=object, na_value=None),
+            "genres": movies["genres"].to_numpy(dtype=object),
+            "n_ratings": stats["n_ratings"].to_numpy(),
+            "mean_rating": stats["mean_rating"].to_numpy(),
+            "overview": movies["overview"].to_numpy(dtype=object),
+            "directors": movies["directors"].to_numpy(dtype=object),
+            "imdbId": movies["imdbId"].to_numpy(dtype=object, na_value=None),
+            "tmdbId": movies["tmdbId"].to_numpy(dtype=object, na_value=None),
+        }
+
     def user_ratings(self, user_id: int) -> pd.DataFrame:
         """One user's ratings (empty frame for an unknown user), best first."""
         row = self.user_of.get(int(user_id))

@@ -52,7 +52,7 @@ def stars(rating: float) -> str:
 class RatingHistory:
     """Users x items ratings of a catalogue, with the id maps needed to read them.
 
-    Implements the two members :func:`core.scoring.query_profile` uses (``user_ratings`` and
+    Implements the two members :func:`core.scoring.query_profile` uses (``user_history`` and
     ``item_of``), so a scorer can build profiles without keeping the whole :class:`Catalog`.
     """
 
@@ -94,6 +94,10 @@ class RatingHistory:
             self.matrix.indices[start:end].astype(np.int64),
             self.matrix.data[start:end].astype(np.float32),
         )
+
+    def user_history(self, user_id: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Same as :meth:`user_items` (the name :func:`core.scoring.query_profile` calls)."""
+        return self.user_items(user_id)
 
     def user_ratings(self, user_id: int) -> pd.DataFrame:
         """One user's ratings as ``movieId, rating`` (empty for an unknown user), best first."""

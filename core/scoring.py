@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import joblib
 import numpy as np
@@ -67,45 +67,58 @@ class Scores:
 
 
 def query_profile(
-    catalog: Catalog, query: Query, *, like_threshold: float | None = None
+    catalog: Catalog | Any, query: Query, *, like_threshold: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Item indices and weights describing what the query likes, plus notes on what was unusable.
 
     Combines the user's stored ratings, ``query.ratings`` (overriding) and ``query.seeds`` (weight
     1). Ratings are centred on the profile's mean so disliked movies pull away; with
-    ``like_threshold`` only ratings at or above it are kept (weights > 0).
+    ``like_threshold`` only ratings at or above it are kept (weights > 0). ``catalog`` is a
+    :class:`Catalog` or anything with ``user_history(user_id)`` and ``item_of`` (such as
+    :class:`core.prior.RatingHistory`). Vectorised: a 2,000-rating user costs microseconds.
     """
     notes: list[str] = []
-    merged: dict[int, float] = {}
+    items = np.empty(0, dtype=np.int64)
+    values = np.empty(0, dtype=np.float32)
     if query.user_id is not None:
-        history = catalog.user_ratings(int(query.user_id))
-        if history.empty:
+        items, values = catalog.user_history(int(query.user_id))
+        if len(items) == 0:
             notes.append(f"unknown user {query.user_id}")
-        merged.update(zip(history["movieId"].tolist(), history["rating"].tolist(), strict=True))
-    for movie_id, rating in query.ratings.items():
-        if int(movie_id) in catalog.item_of:
-            merged[int(movie_id)] = float(rating)
-        else:
-            notes.append(f"unknown movie {movie_id}")
-    items: list[int] = []
-    weights: list[float] = []
-    if merged:
-        values = np.array(list(merged.values()), dtype=np.float32)
+    if query.ratings:
+        extra_items, extra_values = [], []
+        for movie_id, rating in query.ratings.items():
+            item = catalog.item_of.get(int(movie_id))
+            if item is None:
+                notes.append(f"unknown movie {movie_id}")
+            else:
+                extra_items.append(item)
+                extra_values.append(float(rating))
+        if extra_items:
+            extra = np.asarray(extra_items, dtype=np.int64)
+            keep = ~np.isin(items, extra)
+            items = np.concatenate([items[keep], extra])
+            values = np.concatenate([values[keep], np.asarray(extra_values, dtype=np.float32)])
+    weights = np.empty(0, dtype=np.float32)
+    if len(items):
+        values = values.astype(np.float32)
         centre = float(values.mean()) if len(values) > 1 else float(values.mean()) - 1.0
-        for movie_id, rating in merged.items():
-            weight = rating - centre
-            if like_threshold is not None and rating < like_threshold:
-                continue
-            items.append(catalog.item_of[movie_id])
-            weights.append(weight if like_threshold is None else max(weight, 0.0) + 0.5)
+        weights = values - centre
+        if like_threshold is not None:
+            liked = values >= like_threshold
+            items, weights = items[liked], np.maximum(weights[liked], 0.0) + 0.5
+    seed_items = []
     for movie_id in query.seeds:
         item = catalog.item_of.get(int(movie_id))
         if item is None:
             notes.append(f"unknown movie {movie_id}")
-        elif item not in items:
-            items.append(item)
-            weights.append(1.0)
-    return np.asarray(items, dtype=np.int64), np.asarray(weights, dtype=np.float32), notes
+        else:
+            seed_items.append(item)
+    if seed_items:
+        seeds = np.unique(np.asarray(seed_items, dtype=np.int64))
+        seeds = seeds[~np.isin(seeds, items)]
+        items = np.concatenate([items, seeds])
+        weights = np.concatenate([weights, np.ones(len(seeds), dtype=np.float32)])
+    return items.astype(np.int64), weights.astype(np.float32), notes
 
 
 class Scorer(abc.ABC):
