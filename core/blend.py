@@ -57,22 +57,23 @@ def candidate_mask(
     catalog: Catalog, filters: Filters, rated_items: np.ndarray | None = None
 ) -> np.ndarray:
     """Boolean mask over item indices of the movies the filters allow."""
-    movies = catalog.movies
     mask = np.ones(catalog.n_items, dtype=bool)
-    genres = movies["genres"].fillna("").astype(str)
-    if filters.include_genres:
-        pattern = "|".join(_genre_regex(g) for g in filters.include_genres)
-        mask &= genres.str.contains(pattern, regex=True).to_numpy()
-    if filters.exclude_genres:
-        pattern = "|".join(_genre_regex(g) for g in filters.exclude_genres)
-        mask &= ~genres.str.contains(pattern, regex=True).to_numpy()
-    years = movies["year"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    if filters.year_min is not None:
-        mask &= years >= filters.year_min
-    if filters.year_max is not None:
-        mask &= years <= filters.year_max
+    if filters.include_genres or filters.exclude_genres:
+        genres = catalog.movies["genres"].fillna("").astype(str)
+        if filters.include_genres:
+            pattern = "|".join(_genre_regex(g) for g in filters.include_genres)
+            mask &= genres.str.contains(pattern, regex=True).to_numpy()
+        if filters.exclude_genres:
+            pattern = "|".join(_genre_regex(g) for g in filters.exclude_genres)
+            mask &= ~genres.str.contains(pattern, regex=True).to_numpy()
+    if filters.year_min is not None or filters.year_max is not None:
+        years = catalog.years
+        if filters.year_min is not None:
+            mask &= years >= filters.year_min
+        if filters.year_max is not None:
+            mask &= years <= filters.year_max
     if filters.min_ratings > 0:
-        mask &= catalog.rating_stats["n_ratings"].to_numpy() >= filters.min_ratings
+        mask &= catalog.display_columns["n_ratings"] >= filters.min_ratings
     if filters.exclude_rated and rated_items is not None and len(rated_items):
         mask[rated_items] = False
     if filters.exclude_ids:
@@ -169,24 +170,23 @@ def results_frame(
 ) -> pd.DataFrame:
     """The table every operation returns: one row per pick, best first."""
     columns = catalog.display_columns
-    frame = pd.DataFrame(
-        {
-            "movieId": columns["movieId"][items],
-            "title": columns["title"][items],
-            "year": pd.array(columns["year"][items], dtype="Int16"),
-            "genres": columns["genres"][items],
-            "score": blend.final[items].astype(np.float64),
-            "predicted_rating": (
-                predicted.astype(np.float64) if predicted is not None else np.full(len(items), np.nan)
-            ),
-            "reason": reasons,
-        }
-    )
+    data: dict[str, object] = {
+        "movieId": columns["movieId"][items],
+        "title": columns["title"][items],
+        "year": pd.array(columns["year"][items], dtype="Int16"),
+        "genres": columns["genres"][items],
+        "score": blend.final[items].astype(np.float64),
+        "predicted_rating": (
+            predicted.astype(np.float64) if predicted is not None else np.full(len(items), np.nan)
+        ),
+        "reason": reasons,
+    }
     for name in SIGNALS:
         if name in blend.parts:
-            frame[f"contrib_{name}"] = blend.parts[name][items].astype(np.float64)
+            data[f"contrib_{name}"] = blend.parts[name][items].astype(np.float64)
     for col in ("n_ratings", "mean_rating", "overview", "directors"):
-        frame[col] = columns[col][items]
+        data[col] = columns[col][items]
     for col in ("imdbId", "tmdbId"):
-        frame[col] = pd.array(columns[col][items], dtype="Int64")
-    return frame
+        data[col] = pd.array(columns[col][items], dtype="Int64")
+    # One constructor call: inserting columns one by one costs ~0.5 ms each in pandas.
+    return pd.DataFrame(data)

@@ -199,6 +199,11 @@ class Catalog:
         )
 
     @cached_property
+    def years(self) -> np.ndarray:
+        """Release year per item as float64 (NaN when unknown)."""
+        return self.movies["year"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+
+    @cached_property
     def display_columns(self) -> dict[str, np.ndarray]:
         """Per-item arrays shown with every result (read once, so results build in microseconds)."""
         movies = self.movies
