@@ -52,7 +52,7 @@ def measure(fn: Callable[[int], object], calls: int) -> tuple[float, float]:
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
 
 
-def run(engine: Engine, calls: int) -> dict[str, tuple[float, float]]:
+def run(engine: Engine, calls: int, tag: str) -> dict[str, tuple[float, float]]:
     users = engine.catalog.user_ids.tolist()
     ids = engine.catalog.movie_ids
     return {
@@ -63,7 +63,7 @@ def run(engine: Engine, calls: int) -> dict[str, tuple[float, float]]:
         ),
         "search (encode+search+blend)": measure(
             # A fresh text each call, so the query-embedding cache never answers.
-            lambda i: engine.search(f"{QUERIES[i % len(QUERIES)]} {i}"),
+            lambda i: engine.search(f"{QUERIES[i % len(QUERIES)]} {tag}{i}"),
             calls,
         ),
     }
@@ -77,12 +77,12 @@ def main() -> None:
     t0 = time.perf_counter()
     engine = Engine.open(args.data)
     print(f"engine open: {time.perf_counter() - t0:.2f} s ({engine.catalog.n_items:,} movies)")
-    idle = run(engine, args.calls)
+    idle = run(engine, args.calls, "a")
     stop = mp.Event()
     hog = mp.Process(target=_spin, args=(stop,), daemon=True)
     hog.start()
     try:
-        loaded = run(engine, args.calls)
+        loaded = run(engine, args.calls, "b")
     finally:
         stop.set()
         hog.join(timeout=5)

@@ -55,6 +55,36 @@ class SVDSettings:
 
 
 @dataclass(frozen=True)
+class RatingSettings:
+    """The rating-prediction ensemble (``core.rating.RatingModel``): SVD (``Settings.svd``) and an
+    item-based neighbourhood model with baselines, stacked by weights learned on validation data.
+
+    Chosen on a validation split of the first CV fold's training part (benchmark in
+    ``core.evaluate.evaluate_rating``).
+    """
+
+    knn: bool = True  # use the neighbourhood component at all
+    knn_k: int = 20  # neighbours used per prediction (the most similar movies the user rated)
+    knn_neighbours: int = 200  # neighbours stored per movie (memory: movies x this x 8 bytes)
+    knn_shrinkage: float = 100.0  # pearson-baseline similarity shrunk by (n - 1) / (n - 1 + this)
+    # Pseudo-similarity of the user's mean residual, mixed into the neighbours' average: with
+    # few (or no) rated neighbours the prediction leans on how the user deviates overall.
+    knn_user_prior: float = 0.2
+    knn_user_prior_reg: float = 5.0  # that mean residual is sum / (n + this)
+    baseline_reg_item: float = 10.0  # ALS baselines (Surprise's defaults)
+    baseline_reg_user: float = 15.0
+    baseline_epochs: int = 10
+    # Skip the neighbourhood component above this many rated movies, or when the similarity
+    # computation would pass this many co-rating pairs (sum over users of n_u^2).
+    knn_max_items: int = 60_000
+    knn_max_pairs: float = 6e8
+    valid_fraction: float = 0.15  # per user, held out of training to learn the blend weights
+    blend_ridge: float = 50.0  # ridge pull of the blend weights towards a plain average
+    refit: bool = True  # refit the components on all ratings after learning the weights
+    random_state: int = 42
+
+
+@dataclass(frozen=True)
 class RankerSettings:
     """Top-N collaborative ranker (EASE by default, ALS for very large catalogues)."""
 
@@ -96,6 +126,7 @@ class Settings:
     tmdb_csv: str | None = field(default_factory=lambda: os.environ.get("MOVIE_TMDB_CSV"))
     svd: SVDSettings = field(default_factory=SVDSettings)
     ranker: RankerSettings = field(default_factory=RankerSettings)
+    rating: RatingSettings = field(default_factory=RatingSettings)
     # Genre versus tag share inside the genre/tag signal (1.0 = genres only).
     genre_weight: float = 0.5
     # Damping of the Bayesian mean rating (number of pseudo-ratings at the global mean).

@@ -78,7 +78,7 @@ Progress = Callable[[str, float], None]
 #: Bump a component's number when its saved format or its output changes.
 COMPONENT_VERSIONS: dict[str, int] = {
     "catalog": 1,
-    "svd": 1,
+    "svd": 2,  # 2: SVD + item-kNN ensemble (core.rating.RatingModel)
     "collab": 1,
     "genre_tag": 1,
     "popularity": 1,
@@ -161,7 +161,7 @@ def component_keys(data_fp: str, settings: Settings) -> dict[str, str]:
     semantic_key = key("semantic", s.embed_model)
     return {
         "catalog": catalog_key,
-        "svd": key("svd", s.svd),
+        "svd": key("svd", s.svd, s.rating),
         "collab": key("collab", s.ranker),
         "genre_tag": key("genre_tag"),
         "popularity": key("popularity", s.prior_damping),
@@ -246,13 +246,14 @@ def _load_catalog(folder: Path) -> Catalog:
 
 
 def _scorer_classes() -> dict[str, type[Scorer]]:
-    from core.collab import RANKERS, SVDRating
+    from core.collab import RANKERS
     from core.content import GenreTagScorer
     from core.embeddings import SemanticScorer
     from core.prior import PopularityPrior
+    from core.rating import RatingModel
 
     classes: dict[str, type[Scorer]] = {
-        "svd": SVDRating,
+        "svd": RatingModel,
         "genre_tag": GenreTagScorer,
         "popularity": PopularityPrior,
         "semantic": SemanticScorer,
@@ -285,12 +286,13 @@ def build(
     ``force`` rebuilds everything; ``rebuild`` names components to rebuild even though their
     manifest entry looks fresh (for instance because loading them failed).
     """
-    from core.collab import SVDRating, make_ranker
+    from core.collab import make_ranker
     from core.content import GenreTagScorer
     from core.embeddings import Encoder, SemanticScorer
     from core.enrich import ensure_sources, movie_text
     from core.loaders import load_catalog
     from core.prior import PopularityPrior
+    from core.rating import RatingModel
     from core.search import SearchIndex
 
     started = time.perf_counter()
@@ -346,7 +348,7 @@ def build(
                 if catalog is None:
                     catalog = _load_catalog(status.folder / "catalog")
                 if name == "svd":
-                    built[name] = SVDRating(settings).fit(catalog)
+                    built[name] = RatingModel(settings).fit(catalog)
                 elif name == "collab":
                     built[name] = make_ranker(catalog, settings).fit(catalog)
                 elif name == "genre_tag":
