@@ -265,12 +265,7 @@ def _load_csv_layout(
     _say(progress, "Reading ratings.csv", 0.05)
     ratings = _read_csv(
         folder / "ratings.csv",
-        {
-            "userId": pa.int32(),
-            "movieId": pa.int32(),
-            "rating": pa.float32(),
-            "timestamp": pa.int64(),
-        },
+        _RATING_TYPES,
         required=("userId", "movieId", "rating"),
         report=report,
     )
@@ -316,12 +311,7 @@ def _load_dat(folder: Path, name: str, report: LoadReport, progress: Progress | 
     # fields between the values, which are simply not read.
     ratings = _read_csv(
         folder / "ratings.dat",
-        {
-            "userId": pa.int32(),
-            "movieId": pa.int32(),
-            "rating": pa.float32(),
-            "timestamp": pa.int64(),
-        },
+        _RATING_TYPES,
         required=(),
         report=report,
         delimiter=":",
@@ -384,18 +374,22 @@ def _load_ml100k(folder: Path, name: str, report: LoadReport, progress: Progress
     _say(progress, "Reading u.data", 0.05)
     ratings = _read_csv(
         folder / "u.data",
-        {
-            "userId": pa.int32(),
-            "movieId": pa.int32(),
-            "rating": pa.float32(),
-            "timestamp": pa.int64(),
-        },
+        _RATING_TYPES,
         required=(),
         report=report,
         delimiter="\t",
         names=["userId", "movieId", "rating", "timestamp"],
     )
     return _assemble(progress, name, report, movies, ratings, None, None, None)
+
+
+#: Column types of a ratings file (ml-100k, ml-1m and the CSV layouts all share them).
+_RATING_TYPES = {
+    "userId": pa.int32(),
+    "movieId": pa.int32(),
+    "rating": pa.float32(),
+    "timestamp": pa.int64(),
+}
 
 
 def _genre_name(genre: str) -> str:
