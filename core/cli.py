@@ -86,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="SVD predicted ratings for (userId, movieId) pairs")
     common(p, top=False)
     p.add_argument("--pairs", type=Path, required=True, help="CSV with userId,movieId columns")
+
+    p = sub.add_parser("synth", help="write a synthetic MovieLens-style folder (benchmarks only)")
+    p.add_argument("--users", type=int, required=True, help="number of users")
+    p.add_argument("--movies", type=int, required=True, help="number of movies")
+    p.add_argument("--ratings", type=int, required=True, help="number of ratings")
+    p.add_argument("--tags", type=int, default=None, help="tag rows (default: 4%% of ratings)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="new or empty folder, or an earlier synth output"
+    )
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
 
 
@@ -316,6 +327,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from core.synth import generate
+
+    summary = generate(
+        args.out, users=args.users, movies=args.movies, ratings=args.ratings, tags=args.tags,
+        seed=args.seed, progress=_progress_printer(not args.json),
+    )  # fmt: skip
+    print(json.dumps(summary.to_dict()) if args.json else summary.line())
+    return 0
+
+
 COMMANDS = {
     "build": _cmd_build,
     "status": _cmd_status,
@@ -324,6 +346,7 @@ COMMANDS = {
     "search": _cmd_search,
     "predict": _cmd_predict,
     "evaluate": _cmd_evaluate,
+    "synth": _cmd_synth,
 }
 
 
