@@ -39,10 +39,6 @@ _T = TypeVar("_T")
 
 #: A rating counts as "liked" when it is at least this, or at least the user's own mean.
 LIKE_RATING = 3.5
-#: Weight of a stored rating below the "liked" line in a ranker query (liked ones weigh 1): a
-#: watched-but-disliked movie is still evidence of taste, but weaker. 0.5 measured best for both
-#: EASE and ALS on ml-latest-small (nDCG@10 +0.003 / +0.007 over 1.0; 0.0 loses 0.015 on EASE).
-DISLIKE_WEIGHT = 0.5
 #: EASE keeps items with at least this many ratings (items rated once are near-useless
 #: co-occurrence evidence; dropping them shrinks the matrix ~2.5x, see the benchmark).
 EASE_MIN_ITEM_RATINGS = 2
@@ -322,7 +318,8 @@ class _Profile:
     """What a query contributes to a ranker: usable item indices and how to explain them."""
 
     items: np.ndarray  # int64 item indices the model can use
-    weights: np.ndarray  # float32: 1 for liked/seed movies, DISLIKE_WEIGHT for disliked ones
+    weights: np.ndarray  # float32: 1 for liked/seed movies, dislike_weight for disliked ones,
+    # times the recency factor of rated ones (RankerSettings.recency_decay)
     rating: np.ndarray  # float32 rating, NaN for seeds
     explainable: np.ndarray  # bool: liked or seed (only those are cited in explanations)
     personal: bool  # built from a user's ratings (vs. only seeds)
@@ -344,6 +341,7 @@ class CollabRanker(Scorer):
     def __init__(self, settings: Settings | None = None) -> None:
         self.params: RankerSettings = (settings or Settings()).ranker
         self.history = _empty_history()
+        self.times = np.empty(0, dtype=np.float64)  # timestamp of each history.matrix entry
         self.titles = np.empty(0, dtype=str)
         self.known_item = np.empty(0, dtype=bool)
         self.fit_seconds = 0.0
@@ -353,6 +351,7 @@ class CollabRanker(Scorer):
         start = time.perf_counter()
         self.n_items = catalog.n_items
         self.history = RatingHistory.from_catalog(catalog)
+        self.times = rating_times(catalog, self.history.matrix)
         self.titles = titles_of(catalog)
         self._fit_model(catalog.user_items)
         self.fit_seconds = time.perf_counter() - start
@@ -378,6 +377,7 @@ class CollabRanker(Scorer):
         if query.user_id is not None and row is None:
             notes.append(f"unknown user {query.user_id}: no history")
         stored_items, stored = self.history.user_items(query.user_id)
+        stored_times = self._user_times(row, len(stored_items))
         extra: dict[int, float] = {}
         for movie_id, rating in query.ratings.items():
             item = self.history.item_of.get(int(movie_id))
@@ -390,6 +390,9 @@ class CollabRanker(Scorer):
         keep = ~np.isin(stored_items, extra_items)  # new ratings override stored ones
         items = np.concatenate([stored_items[keep], extra_items])
         ratings = np.concatenate([stored[keep], extra_ratings])
+        # New ratings are the latest, in the order given.
+        latest = float(stored_times.max()) if len(stored_times) else 0.0
+        times = np.concatenate([stored_times[keep], latest + 1.0 + np.arange(len(extra_items))])
         is_extra = np.arange(len(items)) >= int(keep.sum())
         liked = np.zeros(len(items), dtype=bool)
         if len(items):
@@ -398,12 +401,14 @@ class CollabRanker(Scorer):
             # new rating only adds evidence when positive: one dislike should not pull its
             # neighbours up.
             chosen = ~is_extra | liked
-            items, ratings, liked, is_extra = (
+            items, ratings, liked, is_extra, times = (
                 items[chosen],
                 ratings[chosen],
                 liked[chosen],
                 is_extra[chosen],
+                times[chosen],
             )
+        recency = self._recency(times)
         personal = len(items) > 0
         present = set(stored_items.tolist()) | set(extra)
         seeds: list[int] = []
@@ -430,9 +435,16 @@ class CollabRanker(Scorer):
                     else "collaborative filtering needs ratings or seed movies"
                 )
             return Scores.empty(self.n_items, "; ".join(notes))
-        weights = np.where(liked, 1.0, DISLIKE_WEIGHT).astype(np.float32)
+        recency = np.concatenate([recency, np.ones(n_seeds)])
+        dislike = float(self.params.dislike_weight)
+        weights = (np.where(liked, 1.0, dislike) * recency).astype(np.float32)
         # The trained user vector fits the plain binary history; any reweighting means fold-in.
-        unchanged = row is not None and not query.ratings and not query.seeds and liked.all()
+        unchanged = (
+            row is not None
+            and not query.ratings
+            and not query.seeds
+            and bool((weights == 1.0).all())
+        )
         return _Profile(
             items=items[usable],
             weights=weights[usable],
@@ -442,6 +454,33 @@ class CollabRanker(Scorer):
             trained_row=row if unchanged else None,
             notes=notes,
         )
+
+    def with_params(self, **changes: Any) -> CollabRanker:
+        """A shallow copy sharing the fitted model, with query-time settings changed (e.g.
+        ``recency_decay``); changing what fitting used (``ease_lambda``...) needs a refit."""
+        import copy
+
+        other = copy.copy(self)
+        other.params = dataclasses.replace(self.params, **changes)
+        return other
+
+    def _user_times(self, row: int | None, count: int) -> np.ndarray:
+        """Timestamps of a training user's stored ratings (zeros when not recorded)."""
+        if row is None or len(self.times) == 0:
+            return np.zeros(count, dtype=np.float64)
+        start = self.history.matrix.indptr[row]
+        return np.asarray(self.times[start : start + count], dtype=np.float64)
+
+    def _recency(self, times: np.ndarray) -> np.ndarray:
+        """Weight of each rating by how many ratings came after it (ties share a rank)."""
+        decay = float(self.params.recency_decay)
+        if decay <= 0 or len(times) == 0:
+            return np.ones(len(times), dtype=np.float64)
+        newer = np.sort(times)
+        # rank = number of ratings strictly newer than this one (0 for the latest)
+        rank = len(times) - np.searchsorted(newer, times, side="right")
+        floor = min(max(float(self.params.recency_floor), 0.0), 1.0)
+        return floor + (1.0 - floor) * np.exp(-rank / decay)
 
     def score(self, query: Query) -> Scores:
         """Score every item for the query's history (+ positive ratings) and/or seed movies."""
@@ -488,7 +527,8 @@ class CollabRanker(Scorer):
     def save(self, directory: Path) -> None:
         """Write ``collab_<array>.npy`` files, the rating history and ``collab.json``."""
         directory.mkdir(parents=True, exist_ok=True)
-        for key, value in {"known_item": self.known_item, **self._arrays()}.items():
+        arrays = {"known_item": self.known_item, "times": self.times, **self._arrays()}
+        for key, value in arrays.items():
             np.save(directory / f"collab_{key}.npy", value)
         # JSON, not .npy: a fixed-width unicode array pads every title to the longest (6 MB).
         (directory / "collab_titles.json").write_text(json.dumps(self.titles.tolist()))
@@ -517,6 +557,8 @@ class CollabRanker(Scorer):
         obj.titles = np.asarray(json.loads((directory / "collab_titles.json").read_text()))
         obj.known_item = np.load(directory / "collab_known_item.npy")
         obj.history = RatingHistory.load(directory, "collab")
+        times = directory / "collab_times.npy"
+        obj.times = np.load(times) if times.exists() else np.empty(0, dtype=np.float64)
         obj._restore(directory, meta)
         return obj
 
@@ -545,7 +587,16 @@ class EASERanker(CollabRanker):
         self.kept = np.flatnonzero(counts >= max(1, self.min_item_ratings)).astype(np.int64)
         binary = user_items[:, self.kept].astype(np.float32)
         binary.data[:] = 1.0
-        self.B = ease_weights(cast(sp.csr_matrix, binary), self.params.ease_lambda)
+        windows = None
+        p = self.params
+        if p.ease_window > 1 and p.ease_window_weight > 0 and len(self.times) == user_items.nnz:
+            windows = time_windows(user_items, self.times, self.kept, p.ease_window)
+        self.B = ease_weights(
+            cast(sp.csr_matrix, binary),
+            p.ease_lambda,
+            windows=windows,
+            window_weight=p.ease_window_weight / max(p.ease_window, 1),
+        )
         self._index()
 
     def _index(self) -> None:
@@ -580,13 +631,21 @@ class EASERanker(CollabRanker):
         self._index()
 
 
-def ease_weights(binary: sp.csr_matrix, lam: float) -> np.ndarray:
+def ease_weights(
+    binary: sp.csr_matrix,
+    lam: float,
+    *,
+    windows: sp.csr_matrix | None = None,
+    window_weight: float = 0.0,
+) -> np.ndarray:
     """EASE's item-item weights for a binary users x items matrix (float32, C order).
 
-    ``P = (X'X + lam I)^-1``, ``B = -P / diag(P)`` column-wise, ``diag(B) = 0``. Hand-written on
-    purpose: the closed form is a few lines, no installed library provides it, and writing it
-    lets us invert with a float32 Cholesky in place (half the flops and memory of
-    ``np.linalg.inv`` in float64, which matters at 10k x 10k).
+    ``P = (X'X + w W'W + lam I)^-1``, ``B = -P / diag(P)`` column-wise, ``diag(B) = 0``, where
+    the optional ``windows`` ``W`` (rows = short runs of one user's consecutive ratings, see
+    :func:`time_windows`) adds co-occurrence of movies rated close together in time, weighted
+    ``window_weight``. Hand-written on purpose: the closed form is a few lines, no installed
+    library provides it, and writing it lets us invert with a float32 Cholesky in place (half
+    the flops and memory of ``np.linalg.inv`` in float64, which matters at 10k x 10k).
     """
     from scipy.linalg import lapack
 
@@ -595,6 +654,9 @@ def ease_weights(binary: sp.csr_matrix, lam: float) -> np.ndarray:
         return np.zeros((0, 0), dtype=np.float32)
     # Sparse x dense gives the dense Gram matrix directly (a sparse X'X would be mostly full).
     gram = np.ascontiguousarray(binary.T @ binary.toarray(), dtype=np.float32)
+    if windows is not None and window_weight > 0 and windows.nnz:
+        # Windows are many short rows: a sparse product stays sparse (pairs of near neighbours).
+        gram += np.float32(window_weight) * (windows.T @ windows).toarray().astype(np.float32)
     gram[np.diag_indices(n)] += np.float32(lam)
     # The transpose of a C-order symmetric matrix is the same matrix in Fortran order, which
     # LAPACK can overwrite without a copy.
@@ -610,6 +672,58 @@ def ease_weights(binary: sp.csr_matrix, lam: float) -> np.ndarray:
     weights /= -np.diag(weights)[None, :]
     np.fill_diagonal(weights, 0.0)
     return weights
+
+
+def rating_times(catalog: Catalog, matrix: sp.csr_matrix) -> np.ndarray:
+    """Timestamp of each stored entry of the catalogue's users x items ``matrix`` (float64,
+    aligned with ``matrix.data``; 0 where the catalogue recorded none)."""
+    ratings = catalog.ratings
+    if matrix.nnz == 0 or len(ratings) == 0:
+        return np.zeros(matrix.nnz, dtype=np.float64)
+    rows = np.searchsorted(catalog.user_ids, ratings["userId"].to_numpy(dtype=np.int32))
+    cols = catalog.items_for(ratings["movieId"].to_numpy())
+    keys = rows.astype(np.int64) * matrix.shape[1] + cols
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    stamps = ratings["timestamp"].to_numpy(dtype=np.float64, na_value=0.0)[order]
+    entry_rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    wanted = entry_rows * matrix.shape[1] + matrix.indices
+    pos = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+    return np.where(keys[pos] == wanted, stamps[pos], 0.0)
+
+
+def time_windows(
+    user_items: sp.csr_matrix, times: np.ndarray, kept: np.ndarray, size: int
+) -> sp.csr_matrix | None:
+    """Binary ``runs x len(kept)`` matrix: for each rating, it and the user's next ``size - 1``
+    ratings in time (columns = positions in ``kept``; other movies are skipped).
+
+    ``W'W`` then counts how often two movies were rated within ``size`` ratings of each other
+    by the same person (sessions, sequels, the page a person was browsing). ``None`` when the
+    timestamps carry no order (all equal, e.g. a data set without them).
+    """
+    if user_items.nnz == 0 or size < 2 or float(np.ptp(times)) == 0.0:
+        return None
+    position = np.full(user_items.shape[1], -1, dtype=np.int64)
+    position[kept] = np.arange(len(kept))
+    rows = np.repeat(np.arange(user_items.shape[0]), np.diff(user_items.indptr))
+    cols = position[user_items.indices]
+    usable = cols >= 0
+    rows, cols, stamps = rows[usable], cols[usable], np.asarray(times)[usable]
+    order = np.lexsort((cols, stamps, rows))
+    rows, cols = rows[order], cols[order]
+    n = len(rows)
+    starts = np.arange(n)
+    run_rows, run_cols = [], []
+    for offset in range(size):
+        ahead = starts[: n - offset]
+        same = rows[ahead + offset] == rows[ahead]
+        run_rows.append(ahead[same])
+        run_cols.append(cols[ahead[same] + offset])
+    r, c = np.concatenate(run_rows), np.concatenate(run_cols)
+    return sp.csr_matrix(
+        (np.ones(len(r), dtype=np.float32), (r, c)), shape=(n, len(kept)), dtype=np.float32
+    )
 
 
 def _mirror_upper(matrix: np.ndarray, block: int = 1024) -> None:
@@ -736,6 +850,42 @@ class ALSRanker(CollabRanker):
         self.model.num_threads = 1  # one-user fold-ins, as after fit
         self._norms()
 
+    @classmethod
+    def from_factors(
+        cls,
+        catalog: Catalog,
+        settings: Settings | None,
+        item_factors: np.ndarray,
+        user_factors: np.ndarray,
+        *,
+        known_item: np.ndarray | None = None,
+        fit_seconds: float = 0.0,
+    ) -> ALSRanker:
+        """A fitted ranker from factors trained elsewhere (``core.spark_backend``): item rows by
+        item index, user rows by ``catalog.user_ids``; saves and serves as if fitted here."""
+        if item_factors.shape[0] != catalog.n_items or user_factors.shape[0] != len(
+            catalog.user_ids
+        ):
+            raise ValueError(
+                f"factors of shape {item_factors.shape} / {user_factors.shape} do not fit a "
+                f"catalogue of {catalog.n_items} movies and {len(catalog.user_ids)} users"
+            )
+        obj = cls(settings)
+        obj.n_items = catalog.n_items
+        obj.history = RatingHistory.from_catalog(catalog)
+        obj.times = rating_times(catalog, obj.history.matrix)
+        obj.titles = titles_of(catalog)
+        obj.model = obj._new_model()
+        obj.model.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
+        obj.model.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
+        obj.model.num_threads = 1
+        if known_item is None:
+            known_item = np.diff(catalog.user_items.tocsc().indptr) > 0
+        obj.known_item = np.asarray(known_item, dtype=bool)
+        obj.fit_seconds = float(fit_seconds)
+        obj._norms()
+        return obj
+
 
 #: Ranker classes by ``kind`` (the ``model`` field of a saved ``collab.json``).
 RANKERS: dict[str, type[CollabRanker]] = {"ease": EASERanker, "als": ALSRanker}
@@ -766,13 +916,25 @@ def weighted_row_sum(
     matrix: np.ndarray, weights: np.ndarray, rows: np.ndarray | None = None
 ) -> np.ndarray:
     """``weights @ matrix[rows]`` in one thread, gathering only the needed rows (``matrix`` may be
-    memory-mapped): a plain row sum per distinct weight (one or two: liked and disliked), which
-    is also faster than einsum's weighted reduction."""
+    memory-mapped): a plain row sum per weight shared by many rows (liked, disliked, a recency
+    floor), which is faster than einsum's weighted reduction, and einsum for the rest (the few
+    recent ratings of a recency-weighted profile). Rows weighing under 1e-4 of the largest
+    weight are skipped (a long history's oldest ratings under a steep recency decay)."""
     rows = np.arange(matrix.shape[0]) if rows is None else rows
+    weights = np.asarray(weights, dtype=np.float32)
     total = np.zeros(matrix.shape[1], dtype=np.float32)
-    for value in np.unique(weights).tolist():
+    if len(weights) == 0:
+        return total
+    keep = weights > 1e-4 * float(np.abs(weights).max())
+    rows, weights = rows[keep], weights[keep]
+    values, inverse, counts = np.unique(weights, return_inverse=True, return_counts=True)
+    shared = counts[inverse] >= 4
+    for value in values[counts >= 4].tolist():
         chosen = np.asarray(matrix[rows[weights == value]])
         total += np.float32(value) * chosen.sum(axis=0, dtype=np.float32)
+    if not shared.all():
+        rest = ~shared
+        total += np.einsum("i,ij->j", weights[rest], np.asarray(matrix[rows[rest]]))
     return total
 
 

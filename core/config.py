@@ -109,6 +109,21 @@ class RankerSettings:
 
     kind: str = "ease"  # "ease" or "als"
     ease_lambda: float = 250.0
+    # EASE also learns from movies rated close together in time: every ``ease_window``
+    # consecutive ratings of a user count as one more co-occurrence "basket", weighted
+    # ``ease_window_weight`` against whole histories (0 = off). Validation nDCG@10 on
+    # ml-latest-small (fit on 56% of ratings): 0.2175 without, 0.2300 with 5 / 2.0.
+    ease_window: int = 5
+    ease_window_weight: float = 2.0
+    # Recency of a user's profile: the rating made k ratings before the latest weighs
+    # ``recency_floor + (1 - recency_floor) * exp(-k / recency_decay)`` (0 = every rating
+    # weighs the same). Ties in time share a rank; new ratings of a query count as the latest.
+    recency_decay: float = 0.0
+    recency_floor: float = 0.0
+    # Weight of a stored rating below the "liked" line (liked ones weigh 1): a watched but
+    # disliked movie is still evidence of what a person watches. Validation nDCG@10 on
+    # ml-latest-small: 1.0 beats 0.5 (0.2300 vs 0.2289).
+    dislike_weight: float = 1.0
     # Above this many rated items a dense item-item EASE matrix is too big; use ALS instead.
     ease_max_items: int = 25_000
     # nDCG@10 on ml-latest-small: EASE 0.40, ALS 0.38 with these (benchmarks/collab_quality.py).

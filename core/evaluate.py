@@ -7,6 +7,7 @@ weight chosen here is chosen on validation data carved from the training part, n
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.blend import SIGNALS, Weights, blend_scores
+from core.blend import SIGNALS, Weights, blend_scores, normalise
 from core.catalog import Catalog
 from core.config import Settings
 from core.metrics import (
@@ -78,11 +79,11 @@ def evaluate_rating(
     from sklearn.model_selection import KFold
     from surprise import SVD, BaselineOnly, Dataset, Reader
 
-    from core.rating import RatingModel, component_estimates
+    from core.rating import COMPONENT_LABELS, RatingModel, component_estimates
 
     started = time.perf_counter()
     ratings = catalog.ratings.reset_index(drop=True)
-    weights: list[list[float]] = []
+    weights: list[dict[str, float]] = []
     scale = catalog.report.rating_scale
     results: dict[str, list[tuple[float, float, float]]] = {}
 
@@ -116,15 +117,12 @@ def evaluate_rating(
         model = RatingModel(settings).fit(subset_catalog(catalog, train))
         seconds = time.perf_counter() - t0
         users, movies = test["userId"].to_numpy(), test["movieId"].to_numpy()
-        svd_est = model.svd.estimate(users, movies)
-        add("SVD, tuned (component)", svd_est, truth, model.svd.fit_seconds)
-        if model.knn is not None:
-            _, knn_est, possible = component_estimates(model.svd, model.knn, users, movies)
-            knn_est = np.where(possible, knn_est, svd_est)  # SVD's fallbacks elsewhere
-            add("item kNN with baselines (component)", knn_est, truth, model.knn.fit_seconds)
-        est = model.estimate(users, movies)
-        add("SVD + item kNN, stacked (product)", est, truth, seconds)
-        weights.append([round(float(w), 4) for w in model.weights])
+        for name, est in component_estimates(model, users, movies).items():
+            part = getattr(model, name)
+            add(f"{COMPONENT_LABELS[name]} (component)", est, truth, part.fit_seconds)
+        add("stacked ensemble (product)", model.estimate(users, movies), truth, seconds)
+        weights.append(dict(zip(model.features, np.round(model.weights, 4).tolist(),
+                                strict=True)))  # fmt: skip
 
     section = Section(
         "rating",
@@ -144,7 +142,7 @@ def evaluate_rating(
     section.chosen = {
         "svd": settings.svd.__dict__,
         "rating": settings.rating.__dict__,
-        "blend weights per fold (intercept, SVD, kNN)": weights,
+        "blend weights per fold": weights,
     }
     section.seconds = time.perf_counter() - started
     return section
@@ -175,15 +173,20 @@ def _fit_signals(
         "popularity": PopularityPrior(settings).fit(part),
         "svd": SVDRating(settings).fit(part),
     }
+    from core.crew import CrewScorer, MetadataScorer
+
+    scorers["crew"] = CrewScorer().fit(part)
+    scorers["metadata"] = MetadataScorer().fit(part, semantic=scorers["semantic"])
     return _Fitted(part, scorers)
 
 
 def _signal_matrices(
-    fitted: _Fitted, users: np.ndarray, genre_weight: float
-) -> dict[str, np.ndarray]:
-    """Raw scores of every signal for every user (users x items, float32)."""
-    out = {name: np.empty((len(users), fitted.catalog.n_items), np.float32)
-           for name in (*SIGNALS, "svd")}  # fmt: skip
+    fitted: _Fitted, users: np.ndarray, genre_weight: float,
+    names: Iterable[str] | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Raw scores of every signal (or of ``names``) for every user (users x items, float32)."""
+    names = (*SIGNALS, "svd") if names is None else tuple(names)
+    out = {name: np.empty((len(users), fitted.catalog.n_items), np.float32) for name in names}
     for row, user in enumerate(users.tolist()):
         query = Query(user_id=int(user))
         for name in out:
@@ -237,6 +240,41 @@ def _blend_top(
     return _top_k(blended, mask)
 
 
+def _normalised(signals: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Each blended signal z-normalised once (as :func:`blend_scores` does), NaN -> 0."""
+    return {n: np.nan_to_num(normalise(signals[n], mask), nan=0.0) for n in SIGNALS}
+
+
+def _fast_blend_top(
+    z: Mapping[str, np.ndarray], weights: Mapping[str, float], mask: np.ndarray
+) -> np.ndarray:
+    """Top k of the weighted sum of pre-normalised signals: the order :func:`blend_scores` gives
+    (it only rescales by the weights' total), without normalising again for every candidate."""
+    total = np.zeros(mask.shape, dtype=np.float32)
+    for name, weight in weights.items():
+        if weight > 0 and name in z:
+            total += np.float32(weight) * z[name]
+    return _top_k(total, mask)
+
+
+#: Query-time settings of the collaborative ranker tried on validation (one fitted ranker scores
+#: them all): profile recency ``(recency_decay, recency_floor)`` of
+#: :class:`~core.config.RankerSettings` (``(0, 0)``: every rating weighs the same) ...
+RECENCY_GRID: tuple[tuple[float, float], ...] = (
+    (0.0, 0.0), (100.0, 0.5), (50.0, 0.0), (20.0, 0.0), (10.0, 0.0), (5.0, 0.0),
+)  # fmt: skip
+#: ... and the weight of disliked ratings.
+DISLIKE_GRID: tuple[float, ...] = (1.0, 0.5)
+
+
+def collab_grid() -> list[dict[str, float]]:
+    """Every combination of :data:`RECENCY_GRID` and :data:`DISLIKE_GRID` as ranker settings."""
+    return [
+        {"recency_decay": decay, "recency_floor": floor, "dislike_weight": dislike}
+        for (decay, floor), dislike in itertools.product(RECENCY_GRID, DISLIKE_GRID)
+    ]
+
+
 def weight_grid() -> list[dict[str, float]]:
     """Blend weights tried on validation data (collaborative always present)."""
     grid = []
@@ -250,19 +288,88 @@ def weight_grid() -> list[dict[str, float]]:
 
 
 def tune_weights(
-    fitted: _Fitted, users: np.ndarray, valid: pd.DataFrame, train: pd.DataFrame, metric: str
+    signals: Mapping[str, np.ndarray],
+    mask: np.ndarray,
+    truth: Mapping[int, set[int]],
+    users: np.ndarray,
+    metric: str,
 ) -> tuple[dict[str, float], float]:
-    """Blend weights maximising ``metric`` on the validation part (models fitted on train)."""
-    signals = _signal_matrices(fitted, users, Weights().genre_weight)
-    mask = _candidates(fitted.catalog, users, train)
-    truth = _truth(fitted.catalog, users, valid)
+    """Blend weights from :func:`weight_grid` maximising ``metric`` against ``truth`` (the
+    validation items) for ``signals`` of models fitted without them; ties keep the earlier
+    (sparser) weights. Returns the weights normalised to sum 1 and the validation value."""
+    z = _normalised(signals, mask)
     best, best_value = weight_grid()[0], -1.0
     for weights in weight_grid():
-        value = ranking_metrics(_lists(users, _blend_top(signals, weights, mask)), truth, K)[metric]
+        top = _fast_blend_top(z, weights, mask)
+        value = ranking_metrics(_lists(users, top), truth, K)[metric]
         if value > best_value + 1e-9:
             best, best_value = weights, value
     total = sum(best.values())
     return {name: round(w / total, 4) for name, w in best.items()}, best_value
+
+
+def _collab_matrix(fitted: _Fitted, users: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    """The collaborative signal for every user with other query-time ranker settings."""
+    from core.collab import CollabRanker
+
+    ranker = fitted.scorers["collab"]
+    if isinstance(ranker, CollabRanker):
+        ranker = ranker.with_params(**params)
+    view = _Fitted(fitted.catalog, {"collab": ranker})
+    return _signal_matrices(view, users, Weights().genre_weight, ("collab",))["collab"]
+
+
+@dataclass
+class Tuned:
+    """What validation chose: query-time ranker settings and the blend weights."""
+
+    collab: dict[str, float]
+    weights: dict[str, float]
+    collab_value: float  # the collaborative signal alone, with ``collab``
+    blend_value: float  # the tuned blend
+
+    def settings(self, settings: Settings) -> Settings:
+        """``settings`` with the chosen ranker settings."""
+        return settings.replace(ranker=dataclasses.replace(settings.ranker, **self.collab))
+
+    def chosen(self, metric: str) -> dict[str, Any]:
+        """The section's ``chosen`` record."""
+        return {
+            "weights": self.weights,
+            "collab": self.collab,
+            f"validation {metric}, collab signal": round(self.collab_value, 4),
+            f"validation {metric}, blend": round(self.blend_value, 4),
+        }
+
+
+def tune_on_validation(
+    fitted: _Fitted, users: np.ndarray, valid: pd.DataFrame, train: pd.DataFrame, metric: str
+) -> Tuned:
+    """Choose the ranker's query-time settings (by the collaborative signal alone, over
+    :func:`collab_grid`), then the blend weights, maximising ``metric`` on the validation part
+    (``fitted`` on ``train``, which must not hold the validation ratings)."""
+    mask = _candidates(fitted.catalog, users, train)
+    truth = _truth(fitted.catalog, users, valid)
+    signals = _signal_matrices(fitted, users, Weights().genre_weight, SIGNALS)
+    best, best_value, best_matrix = collab_grid()[0], -1.0, signals["collab"]
+    for params in collab_grid():
+        matrix = _collab_matrix(fitted, users, params)
+        value = ranking_metrics(_lists(users, _top_k(matrix, mask)), truth, K)[metric]
+        if value > best_value + 1e-9:
+            best, best_value, best_matrix = params, value, matrix
+    signals["collab"] = best_matrix
+    weights, blend_value = tune_weights(signals, mask, truth, users, metric)
+    return Tuned(dict(best), weights, best_value, blend_value)
+
+
+def _plain_ranker(part: Catalog, settings: Settings) -> Scorer:
+    """The public baseline: the same ranker without time windows or recency."""
+    from core.collab import make_ranker
+
+    plain = dataclasses.replace(
+        settings.ranker, ease_window_weight=0.0, recency_decay=0.0, dislike_weight=0.5
+    )
+    return make_ranker(part, settings.replace(ranker=plain)).fit(part)
 
 
 def _ranking_rows(
@@ -270,21 +377,33 @@ def _ranking_rows(
     users: np.ndarray,
     train: pd.DataFrame,
     test: pd.DataFrame,
-    tuned: Mapping[str, float],
+    tuned: Tuned,
     metrics: Iterable[str],
+    defaults: Settings,
 ) -> list[dict[str, Any]]:
+    """Test metrics of the baselines, the collaborative signal and the product's blend.
+
+    ``fitted`` uses the recency chosen on validation; "product defaults" rows score with the
+    ranker's default recency (``defaults``) and :class:`Weights` defaults."""
     signals = _signal_matrices(fitted, users, Weights().genre_weight)
     mask = _candidates(fitted.catalog, users, train)
     truth = _truth(fitted.catalog, users, test)
     counts = fitted.scorers["popularity"].n_ratings.astype(np.float32)  # type: ignore[attr-defined]
+    kind = fitted.scorers["collab"].__class__.__name__.removesuffix("Ranker")
+    plain = _Fitted(fitted.catalog, {"collab": _plain_ranker(fitted.catalog, defaults)})
+    product = {name: getattr(defaults.ranker, name) for name in collab_grid()[0]}
+    default_signals = {**signals, "collab": _collab_matrix(fitted, users, product)}
     models = {
         "most popular": _top_k(np.broadcast_to(counts, mask.shape), mask),
         "SVD ranked by predicted rating": _top_k(signals["svd"], mask),
-        f"{fitted.scorers['collab'].__class__.__name__} (best single collaborative)": _top_k(
+        f"{kind}, plain (no time windows, no recency)": _top_k(
+            _signal_matrices(plain, users, 0.5, ("collab",))["collab"], mask
+        ),
+        f"collaborative signal ({kind} + time windows, recency tuned)": _top_k(
             signals["collab"], mask
         ),
-        "blend, default weights": _blend_top(signals, Weights().as_dict(), mask),
-        "blend, weights tuned on validation": _blend_top(signals, tuned, mask),
+        "blend, product defaults": _blend_top(default_signals, Weights().as_dict(), mask),
+        "blend, tuned on validation (product)": _blend_top(signals, tuned.weights, mask),
     }
     rows = []
     for model, top in models.items():
@@ -301,22 +420,23 @@ def evaluate_ranking_stratified(
     started = time.perf_counter()
     train, test = stratified_split(catalog.ratings, 0.25, seed)
     users = np.unique(test["userId"].to_numpy())
-    progress("ranking (stratified): tuning blend weights on validation", 0.1)
+    progress("ranking (stratified): tuning recency and blend weights on validation", 0.1)
     inner_train, valid = stratified_split(train, 0.25, seed + 1)
-    tuned, valid_score = tune_weights(
+    tuned = tune_on_validation(
         _fit_signals(catalog, inner_train, settings, embeddings), users, valid, inner_train,
         f"nDCG@{K}",
     )  # fmt: skip
     progress("ranking (stratified): fitting on the training part", 0.6)
-    fitted = _fit_signals(catalog, train, settings, embeddings)
+    fitted = _fit_signals(catalog, train, tuned.settings(settings), embeddings)
     metrics = (f"nDCG@{K}", f"Recall@{K}", f"Precision@{K}", f"MAP@{K}")
     section = Section(
         "ranking_stratified",
         f"Per-user stratified random split, 75% train / 25% test (seed {seed}); relevance = "
         f"any held-out movie; candidates exclude the user's training movies; {len(users)} users. "
-        "Blend weights chosen by nDCG@10 on a 75/25 split of the training part only.",
-        _ranking_rows(fitted, users, train, test, tuned, metrics),
-        {"weights": tuned, f"validation nDCG@{K}": valid_score},
+        "Collaborative recency, then blend weights, chosen by nDCG@10 on a 75/25 split of the "
+        "training part only.",
+        _ranking_rows(fitted, users, train, test, tuned, metrics, settings),
+        tuned.chosen(f"nDCG@{K}"),
     )
     section.seconds = time.perf_counter() - started
     return section
@@ -329,21 +449,24 @@ def evaluate_ranking_loo(
     started = time.perf_counter()
     train, valid, test = temporal_leave_one_out(catalog.ratings)
     users = np.unique(test["userId"].to_numpy())
-    progress("ranking (leave-one-out): tuning blend weights on validation", 0.1)
-    tuned, valid_score = tune_weights(
+    progress("ranking (leave-one-out): tuning recency and blend weights on validation", 0.1)
+    tuned = tune_on_validation(
         _fit_signals(catalog, train, settings, embeddings), users, valid, train, f"HitRate@{K}"
     )
     progress("ranking (leave-one-out): fitting on train + validation", 0.6)
     full_train = pd.concat([train, valid])
-    fitted = _fit_signals(catalog, full_train, settings, embeddings)
+    fitted = _fit_signals(catalog, full_train, tuned.settings(settings), embeddings)
     section = Section(
         "ranking_loo",
         "Temporal leave-one-out: each user's latest rating is the test item, the second latest "
         "the validation item, the rest train; candidates exclude the user's earlier movies; "
-        f"{len(users)} users. Blend weights chosen by HitRate@10 on the validation items with "
-        "models fitted on train; test scored with models refitted on train + validation.",
-        _ranking_rows(fitted, users, full_train, test, tuned, (f"HitRate@{K}", f"nDCG@{K}")),
-        {"weights": tuned, f"validation HitRate@{K}": valid_score},
+        f"{len(users)} users. Collaborative recency, then blend weights, chosen by HitRate@10 "
+        "on the validation items with models fitted on train; test scored with models refitted "
+        "on train + validation.",
+        _ranking_rows(
+            fitted, users, full_train, test, tuned, (f"HitRate@{K}", f"nDCG@{K}"), settings
+        ),
+        tuned.chosen(f"HitRate@{K}"),
     )
     section.seconds = time.perf_counter() - started
     return section
@@ -402,7 +525,8 @@ def evaluate_search(engine: Any, queries: list[dict[str, Any]], *, progress: Pro
 
 
 # -- driver -------------------------------------------------------------------------------------
-PARTS = ("rating", "ranking", "search")
+#: "models": two-tower, cold start, ANN, crew/metadata, genre clusters (core.evaluate_models).
+PARTS = ("rating", "ranking", "search", "models")
 
 
 def run(
@@ -433,6 +557,13 @@ def run(
         )
     if "search" in parts and queries is not None:
         sections["search"] = evaluate_search(engine, read_queries(queries), progress=progress)
+    if "models" in parts:
+        from core.evaluate_models import evaluate_models
+
+        sections.update(evaluate_models(
+            engine, settings, queries=read_queries(queries) if queries else None,
+            progress=progress,
+        ))  # fmt: skip
     if engine.folder is not None:
         out = engine.folder / "evaluation"
         out.mkdir(exist_ok=True)
