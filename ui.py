@@ -41,19 +41,34 @@ SIGNAL_LABELS: dict[str, str] = {
     "genre_tag": "Genre & tags",
     "semantic": "Semantic",
     "popularity": "Popularity",
+    "crew": "Director & cast",
+    "metadata": "TMDB metadata",
+    "twotower": "Two-tower",
 }
 SIGNAL_HELP: dict[str, str] = {
     "collab": "People who liked what you liked also liked… (EASE/ALS on the rating matrix).",
     "genre_tag": "Shared genres and user tags.",
     "semantic": "Similar plot, themes and mood (sentence embeddings of the movie text).",
     "popularity": "Well rated by many people (damped mean rating).",
+    "crew": "Same directors and lead actors as the movies you liked.",
+    "metadata": "Similar text, nudged towards movies TMDB's audience rated well and often.",
+    "twotower": "A neural two-tower model of users and movies (also ranks unrated movies).",
 }
 SIGNAL_COLORS: dict[str, str] = {
     "collab": "#D9480F",
     "genre_tag": "#1971C2",
     "semantic": "#7048E8",
     "popularity": "#2B8A3E",
+    "crew": "#C2255C",
+    "metadata": "#E67700",
+    "twotower": "#0C8599",
 }
+
+#: Genre clusters a two-stage chat search looks in (when the Ask page's switch is on).
+TWO_STAGE_CLUSTERS = 5
+
+#: The For-you page's ranking choices: label -> ``Engine.recommend(model=...)``.
+PICK_MODELS: dict[str, str] = {"Blend of signals": "blend", "Two-tower model": "twotower"}
 
 #: Shown to a first-time visitor of the chat; each must work on the built-in data.
 EXAMPLE_PROMPTS: tuple[str, ...] = (
@@ -470,9 +485,12 @@ def user_message(prompt: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
 
 
-def answer_prompt(engine: Engine, prompt: str, user_id: int | None) -> dict[str, Any]:
+def answer_prompt(
+    engine: Engine, prompt: str, user_id: int | None, clusters: int = 0
+) -> dict[str, Any]:
     """Ask the engine, carrying the previous turn's constraints; returns the assistant message.
 
+    ``clusters > 0`` searches only the genre clusters nearest the request (two stages).
     Never raises for bad input: the core's message becomes the assistant's reply.
     """
     from core.query import SearchState
@@ -484,7 +502,9 @@ def answer_prompt(engine: Engine, prompt: str, user_id: int | None) -> dict[str,
     state = SearchState.from_dict(previous) if previous else None
     started = time.perf_counter()
     try:
-        answer: SearchAnswer = engine.search(text, state=state, user_id=user_id, top=TOP_N)
+        answer: SearchAnswer = engine.search(
+            text, state=state, user_id=user_id, top=TOP_N, clusters=clusters
+        )
     except WorkbenchError as err:
         return {"role": "assistant", "content": str(err), "results": [], "understood": []}
     seconds = time.perf_counter() - started
@@ -895,11 +915,14 @@ def recommend(
     weights: Weights,
     filters: Filters,
     top: int = TOP_N,
+    model: str = "blend",
 ) -> Recommendations:
-    """Cached :meth:`Engine.recommend` (errors are raised, never cached)."""
+    """Cached :meth:`Engine.recommend` (errors are raised, never cached); ``model`` is
+    ``"blend"`` or ``"twotower"``."""
     return _engine.recommend(
-        user_id, dict(ratings) or None, weights=weights, filters=filters, top=top
-    )
+        user_id, dict(ratings) or None, weights=weights, filters=filters, top=top,
+        model=model,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=_CACHE_TTL)
@@ -1049,6 +1072,13 @@ def people_matches(
     anchor = catalog.movies.iloc[catalog.item_of[int(movie_id)]]
     counts = catalog.rating_stats["n_ratings"].to_numpy()
     out: dict[str, pd.DataFrame] = {}
+    crew = _engine.scorers.get("crew")
+    if crew is not None and hasattr(crew, "same_people"):
+        # The director & cast signal already indexes who made what (no regex over the table).
+        for role, person, items in crew.same_people(catalog.item_of[int(movie_id)], limit=limit):
+            label = "More by {}" if role == "directors" else "Also with {}"
+            out[label.format(person)] = _people_frame(catalog, items, counts)
+        return out
     for column, label, people in (
         ("directors", "More by {}", _split(anchor.get("directors"))[:2]),
         ("cast", "Also with {}", _split(anchor.get("cast"))[:3]),
@@ -1064,17 +1094,21 @@ def people_matches(
             if not len(items):
                 continue
             items = items[np.argsort(-counts[items], kind="stable")][:limit]
-            movies = catalog.movies.iloc[items]
-            out[label.format(person)] = pd.DataFrame(
-                {
-                    "movieId": movies["movieId"].to_numpy(),
-                    "title": movies["display_title"].astype(str).to_numpy(),
-                    "year": movies["year"].to_numpy(),
-                    "genres": movies["genres"].astype(str).to_numpy(),
-                    "n_ratings": counts[items],
-                }
-            )
+            out[label.format(person)] = _people_frame(catalog, items, counts)
     return out
+
+
+def _people_frame(catalog: Any, items: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
+    movies = catalog.movies.iloc[items]
+    return pd.DataFrame(
+        {
+            "movieId": movies["movieId"].to_numpy(),
+            "title": movies["display_title"].astype(str).to_numpy(),
+            "year": movies["year"].to_numpy(),
+            "genres": movies["genres"].astype(str).to_numpy(),
+            "n_ratings": counts[items],
+        }
+    )
 
 
 def _regex_escape(text: str) -> str:
@@ -1376,6 +1410,13 @@ KNOWN_SECTIONS = {
     "ranking_stratified": "Top-N ranking (stratified split)",
     "ranking_loo": "Top-N ranking (leave last out)",
     "search": "Natural-language search",
+    "twotower_ranking_stratified": "Two-tower retrieval vs the blend (stratified split)",
+    "twotower_ranking_loo": "Two-tower retrieval vs the blend (leave last out)",
+    "twotower_cold_start": "Cold-start movies (never rated in training)",
+    "twotower_rating": "Two-tower rating regression vs SVD",
+    "ann_recall": "Approximate nearest-neighbour index vs exact search",
+    "crew_metadata": "Director & cast and TMDB metadata in the blend",
+    "cluster_search": "Genre clusters: two-stage search vs plain search",
 }
 _ROW_KEYS = ("rows", "results", "table", "metrics", "models")
 _PROTOCOL_KEYS = ("protocol", "description", "method", "notes")

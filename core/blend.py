@@ -16,7 +16,7 @@ import pandas as pd
 from core.catalog import Catalog
 
 #: Signal names in the order the UI shows them.
-SIGNALS: tuple[str, ...] = ("collab", "genre_tag", "semantic", "popularity")
+SIGNALS: tuple[str, ...] = ("collab", "genre_tag", "semantic", "popularity", "crew", "metadata")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Weights:
     genre_tag: float = 0.15
     semantic: float = 0.2
     popularity: float = 0.1
+    #: Director & cast and TMDB metadata (core.crew): selectable, off by default until the
+    #: validation-based evaluation (``core.evaluate_models``) shows they help.
+    crew: float = 0.0
+    metadata: float = 0.0
     #: Genre versus tag share inside the genre/tag signal (1.0 = genres only).
     genre_weight: float = 0.5
 

@@ -8,6 +8,13 @@ import ui
 
 engine = ui.engine_or_stop()
 user = ui.user_picker(engine)
+two_stage = st.sidebar.toggle(
+    "Search the nearest genre clusters first",
+    key="ask_two_stage",
+    help=f"Two-stage search: pick the {ui.TWO_STAGE_CLUSTERS} genre clusters closest to your "
+    "words, then search only their movies. Faster on huge catalogues and it says which "
+    "clusters it used; the Evaluation page shows what it costs in recall.",
+)
 
 head, clear = st.columns([5, 1], vertical_alignment="bottom")
 head.title("What do you feel like watching?")
@@ -23,7 +30,11 @@ prompt = st.chat_input("Describe a movie…") or ui.take_queued_prompt()
 if prompt:
     history.append(ui.user_message(prompt))
     with st.spinner("Looking through the catalogue…"):
-        history.append(ui.answer_prompt(engine, prompt, user))
+        history.append(
+            ui.answer_prompt(
+                engine, prompt, user, clusters=ui.TWO_STAGE_CLUSTERS if two_stage else 0
+            )
+        )
 
 clear_slot.button(
     "Clear chat",

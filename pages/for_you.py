@@ -20,6 +20,16 @@ mode = st.segmented_control(
     persist_state="session",
     label_visibility="collapsed",
 )
+model_label = st.segmented_control(
+    "Ranked by",
+    list(ui.PICK_MODELS),
+    default=next(iter(ui.PICK_MODELS)),
+    key="for_you_model",
+    persist_state="session",
+    help="The blend weighs every signal with the sidebar weights; the two-tower model is one "
+    "neural network of users and movies (see the Evaluation page for how each scores).",
+)
+model = ui.PICK_MODELS.get(model_label or "", "blend")
 
 if mode == "New here: rate a few movies":
     st.caption(
@@ -48,8 +58,9 @@ if mode == "New here: rate a few movies":
         st.stop()
     st.subheader(f"Picks from your {len(ratings)} rating{'s' * (len(ratings) != 1)}")
     picks = ui.attempt(
-        ui.recommend, key, engine, None, tuple(sorted(ratings.items())), weights, filters
-    )
+        ui.recommend, key, engine, None, tuple(sorted(ratings.items())), weights, filters,
+        model=model,
+    )  # fmt: skip
 else:
     if user is None:
         st.info(
@@ -66,7 +77,7 @@ else:
     b.metric("Movies rated", f"{int(info['n_ratings']):,}", border=True)
     c.metric("Their average rating", ui.stars(info["mean_rating"]), border=True)
     d.metric("Most-watched genre", profile["genre"].iloc[0] if len(profile) else "–", border=True)
-    picks = ui.attempt(ui.recommend, key, engine, int(user), (), weights, filters)
+    picks = ui.attempt(ui.recommend, key, engine, int(user), (), weights, filters, model=model)
 
 if picks is None:
     st.stop()
@@ -88,7 +99,12 @@ with why:
         f"{ui.SIGNAL_LABELS.get(name, name)} {ui.percent(share)}"
         for name, share in sorted(picks.weights_used.items(), key=lambda kv: -kv[1])
     )
-    if used:
+    if model == "twotower":
+        st.caption(
+            "Ranked by the two-tower model alone: the blend weights do not apply, the filters "
+            "do. Each reason names the movie you liked that is closest in its learned space."
+        )
+    elif used:
         st.caption(f"Effective weights: {used}.")
 with context:
     if mode != "New here: rate a few movies" and user is not None:

@@ -187,6 +187,17 @@ def test_user_and_weights_survive_page_switches() -> None:
     assert at.selectbox(key="user_select").value == 4
 
 
+def test_for_you_two_tower_picks() -> None:
+    at = app(page="for_you", user=1)
+    blend = picks(at)
+    at.button_group(key="for_you_model").set_value("Two-tower model").run()
+    assert_clean(at)
+    two_tower = picks(at)
+    assert two_tower and "Ranked by the two-tower model" in texts(at)
+    assert all("two-tower" in why for why in at.dataframe[0].value["Why"])
+    assert blend and len(two_tower) == len(blend)
+
+
 def test_for_you_filters_excluding_everything() -> None:
     at = app(page="for_you", user=1)
     at.multiselect(key="f_include").set_value(["Documentary"])
@@ -224,6 +235,7 @@ def test_similar_people_rows_and_explore() -> None:
     at = app(page="similar")
     at.text_input(key="similar_title").set_value("Alien").run()
     assert "More by Ridley Scott" in texts(at)
+    assert "Also with Sigourney Weaver" in texts(at)  # the director & cast index's lead actors
     explore = next(b for b in at.button if b.label == "Explore")
     explore.click().run()
     assert_clean(at)
