@@ -43,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="build or refresh the artifacts of a data set")
     common(p, top=False)
     p.add_argument("--force", action="store_true", help="rebuild everything")
+    p.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="train the ALS ranker and the popularity aggregates locally or with Apache Spark "
+        "(pyspark + Java; see docs/scaling.md)",
+    )
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        default="local[*]",
+        help="Spark master for --engine spark: local[*] (default), local[2], "
+        "spark://host:7077, yarn",
+    )
 
     p = sub.add_parser("status", help="say whether the artifacts are up to date")
     common(p, top=False)
@@ -68,13 +82,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="?", help='e.g. "90s space adventure, no horror"')
     p.add_argument("--queries", type=Path, help='JSONL file with {"query": ...} per line')
     p.add_argument("--user", type=int, default=None, help="re-rank for this user")
+    p.add_argument(
+        "--clusters",
+        type=int,
+        default=0,
+        metavar="N",
+        help="two-stage search: only the N genre clusters nearest the request (default: off)",
+    )
 
-    p = sub.add_parser("evaluate", help="offline quality: rating, ranking and search metrics")
+    p = sub.add_parser(
+        "evaluate", help="offline quality: rating, ranking, search and the extra models"
+    )
     common(p, top=False)
     p.add_argument(
         "--parts",
-        default="rating,ranking,search",
-        help="comma-separated subset of rating,ranking,search (default: all)",
+        default="rating,ranking,search,models",
+        help="comma-separated subset of rating,ranking,search,models (default: all; models = "
+        "two-tower retrieval and rating, cold start, ANN recall, director & cast and TMDB "
+        "metadata in the blend, genre-cluster search)",
     )
     p.add_argument(
         "--queries",
@@ -157,6 +182,80 @@ def _formatters(frame: pd.DataFrame) -> dict[str, Any]:
     return {c: _fmt for c in frame.columns if frame[c].dtype.kind == "f"}
 
 
+# -- rich output on a terminal ----------------------------------------------------------------
+def _console() -> Any | None:
+    """A rich console when stdout is a terminal; ``None`` for pipes and files (plain text)."""
+    if not sys.stdout.isatty():
+        return None
+    from rich.console import Console
+
+    return Console()
+
+
+def _rich_build(console: Any, result: Any) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    if result.report:
+        console.print(Panel(Text(result.report.summary()), title="Load report", expand=False))
+    table = Table(title=f"Artifacts of {result.dataset}")
+    table.add_column("component")
+    table.add_column("state")
+    table.add_column("seconds", justify="right")
+    for name, seconds in result.built.items():
+        table.add_row(name, "[green]built[/]", f"{seconds:.2f}")
+    for name in result.reused:
+        table.add_row(name, "up to date", "-")
+    console.print(table)
+    console.print(f"total {result.seconds:.2f} s  ->  artifacts/{result.dataset}")
+
+
+def _rich_status(console: Any, status: Any) -> None:
+    from rich.table import Table
+
+    age = f"built {status.manifest.age_seconds() / 60:.0f} min ago" if status.manifest else None
+    table = Table(title=f"Artifacts of {status.dataset}", caption=age)
+    table.add_column("component")
+    table.add_column("state")
+    table.add_column("why", overflow="fold")
+    for name in status.fresh:
+        table.add_row(name, "[green]fresh[/]", "")
+    for name, why in status.stale.items():
+        table.add_row(name, "[yellow]stale[/]", why)
+    console.print(table)
+    console.print(status.describe().splitlines()[0])
+
+
+def _rich_section(console: Any, section: Any) -> None:
+    """One evaluation section as a rich table, its protocol above and its choices below."""
+    from rich.table import Table
+    from rich.text import Text
+
+    columns: list[str] = []
+    for row in section.rows:
+        columns.extend(c for c in row if c not in columns)
+    table = Table(title=f"{section.name} ({section.seconds:.0f} s)", title_justify="left")
+    for column in columns:
+        numeric = any(isinstance(r.get(column), int | float) for r in section.rows)
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in section.rows:
+        table.add_row(*(_metric(row.get(c)) for c in columns))
+    console.print(Text(section.protocol, style="dim"))
+    console.print(table)
+    if section.chosen:
+        console.print(Text("chosen: " + json.dumps(section.chosen, default=str), style="dim"))
+    console.print()
+
+
+def _metric(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:.4f}" if isinstance(value, float) else f"{value:,}"
+
+
 def _parse_ratings(text: str) -> dict[int, float]:
     ratings: dict[int, float] = {}
     for part in text.split(","):
@@ -175,7 +274,14 @@ def _parse_ratings(text: str) -> dict[int, float]:
 def _cmd_build(args: argparse.Namespace) -> int:
     from core.engine import build
 
-    result = build(args.data, Settings(), force=args.force, progress=_progress_printer(True))
+    result = build(
+        args.data,
+        Settings(),
+        force=args.force,
+        progress=_progress_printer(True),
+        engine=args.engine,
+        spark_master=args.spark_master,
+    )
     if args.json:
         print(
             json.dumps(
@@ -188,6 +294,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
                 }
             )
         )
+        return 0
+    console = _console()
+    if console is not None:
+        _rich_build(console, result)
         return 0
     if result.report:
         print(result.report.summary())
@@ -205,6 +315,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     status = check(args.data, Settings())
     if args.json:
         print(json.dumps({"dataset": status.dataset, "fresh": status.fresh, "stale": status.stale}))
+    elif (console := _console()) is not None:
+        _rich_status(console, status)
     else:
         print(status.describe())
         if status.manifest:
@@ -259,13 +371,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
             if "id" in record:
                 out["id"] = record["id"]
             try:
-                answer = engine.search(text, top=args.top, user_id=args.user)
+                answer = engine.search(
+                    text, top=args.top, user_id=args.user, clusters=args.clusters
+                )
                 out["movieIds"] = answer.items["movieId"].tolist()
             except WorkbenchError as err:
                 out["movieIds"], out["error"] = [], str(err)
             print(json.dumps(out))
         return 0
-    answer = engine.search(args.text, top=args.top, user_id=args.user)
+    answer = engine.search(args.text, top=args.top, user_id=args.user, clusters=args.clusters)
     if not args.json:
         print(answer.reply())
         for note in answer.notes:
@@ -315,12 +429,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise DataError(f"Query file {args.queries} does not exist.")
     if "search" in parts and args.queries is None:
         print("note: no --queries file given, skipping the search part", file=sys.stderr)
+    if "models" in parts and args.queries is None:
+        print("note: no --queries file given, skipping the genre-cluster search", file=sys.stderr)
     sections = run(
         args.data, Settings(), parts=parts, queries=args.queries,
         progress=_progress_printer(not args.json),
     )  # fmt: skip
     if args.json:
         print(json.dumps({name: s.to_dict() for name, s in sections.items()}, default=float))
+    elif (console := _console()) is not None:
+        for section in sections.values():
+            _rich_section(console, section)
     else:
         for section in sections.values():
             print(format_section(section), end="\n\n")

@@ -78,16 +78,23 @@ Progress = Callable[[str, float], None]
 #: Bump a component's number when its saved format or its output changes.
 COMPONENT_VERSIONS: dict[str, int] = {
     "catalog": 1,
-    "svd": 2,  # 2: SVD + item-kNN ensemble (core.rating.RatingModel)
+    "svd": 2,  # 2: SVD + item/user kNN stacked ensemble (core.rating.RatingModel)
     "collab": 1,
     "genre_tag": 1,
     "popularity": 1,
     "semantic": 1,
     "search": 1,
+    "crew": 1,
+    "metadata": 1,
+    "twotower": 1,
 }
 
 #: Build order (later components may use earlier ones).
 COMPONENTS: tuple[str, ...] = tuple(COMPONENT_VERSIONS)
+
+#: Training engines of ``build(engine=...)``; Spark trains these components (core.spark_backend).
+ENGINES: tuple[str, ...] = ("local", "spark")
+SPARK_COMPONENTS = frozenset({"collab", "popularity"})
 
 _DATA_SUFFIXES = {".csv", ".dat", ".data", ".item", ".genre", ".user"}
 
@@ -143,9 +150,13 @@ def _source_files(settings: Settings) -> list[Path]:
     return files
 
 
-def component_keys(data_fp: str, settings: Settings) -> dict[str, str]:
-    """Hash of each component's inputs; a component is fresh when its recorded key matches."""
+def component_keys(data_fp: str, settings: Settings, engine: str = "local") -> dict[str, str]:
+    """Hash of each component's inputs; a component is fresh when its recorded key matches.
+
+    A non-local ``engine`` is part of the keys of the components it trains (switching engines
+    rebuilds them; local keys are unchanged)."""
     s = settings
+    trained = () if engine == "local" else (engine,)
     catalog_key = stable_hash(
         {
             "v": COMPONENT_VERSIONS["catalog"],
@@ -159,14 +170,22 @@ def component_keys(data_fp: str, settings: Settings) -> dict[str, str]:
         return stable_hash({"v": COMPONENT_VERSIONS[name], "catalog": catalog_key, "x": extra})
 
     semantic_key = key("semantic", s.embed_model)
+    from dataclasses import asdict
+
+    from core.crew import METADATA_WEIGHT
+    from core.twotower import TwoTowerConfig
+
     return {
         "catalog": catalog_key,
         "svd": key("svd", s.svd, s.rating),
-        "collab": key("collab", s.ranker),
+        "collab": key("collab", s.ranker, *trained),
         "genre_tag": key("genre_tag"),
-        "popularity": key("popularity", s.prior_damping),
+        "popularity": key("popularity", s.prior_damping, *trained),
         "semantic": semantic_key,
         "search": key("search", semantic_key),
+        "crew": key("crew"),
+        "metadata": key("metadata", semantic_key, METADATA_WEIGHT),
+        "twotower": key("twotower", semantic_key, asdict(TwoTowerConfig())),
     }
 
 
@@ -194,15 +213,20 @@ class Staleness:
         return "\n".join(lines)
 
 
-def check(data: str | Path | None = None, settings: Settings | None = None) -> Staleness:
-    """Compare the artifact folder of ``data`` with the data and settings, without loading."""
+def check(
+    data: str | Path | None = None, settings: Settings | None = None, engine: str | None = None
+) -> Staleness:
+    """Compare the artifact folder of ``data`` with the data and settings, without loading.
+
+    ``engine=None`` accepts each component as built by whichever engine the manifest records
+    (serving); ``"local"`` / ``"spark"`` asks for that engine's components (building)."""
     settings = settings or Settings()
     resolved = resolve_data(data)
     ident = dataset_id(resolved)
     folder = settings.artifacts_dir / ident
     status = Staleness(ident, folder)
     data_fp = file_fingerprint(data_files(resolved) + _source_files(settings))
-    keys = component_keys(data_fp, settings)
+    keys = component_keys(data_fp, settings, engine or "local")
     try:
         manifest = Manifest.read(folder)
     except ArtifactError as err:
@@ -211,12 +235,18 @@ def check(data: str | Path | None = None, settings: Settings | None = None) -> S
     status.manifest = manifest
     for name in COMPONENTS:
         recorded = manifest.components.get(name)
+        built_by = (recorded or {}).get("engine", "local")
+        if engine is None and built_by != "local":
+            keys[name] = component_keys(data_fp, settings, built_by)[name]
         if recorded is None:
             status.stale[name] = "not built"
         elif recorded.get("key") != keys[name]:
-            status.stale[name] = (
-                "data changed" if manifest.data_fingerprint != data_fp else "settings changed"
-            )
+            if manifest.data_fingerprint != data_fp:
+                status.stale[name] = "data changed"
+            elif engine is not None and built_by != engine:
+                status.stale[name] = f"built by the {built_by} engine, {engine} asked"
+            else:
+                status.stale[name] = "settings changed"
         else:
             try:
                 verify_component(folder, name, manifest)
@@ -248,15 +278,20 @@ def _load_catalog(folder: Path) -> Catalog:
 def _scorer_classes() -> dict[str, type[Scorer]]:
     from core.collab import RANKERS
     from core.content import GenreTagScorer
+    from core.crew import CrewScorer, MetadataScorer
     from core.embeddings import SemanticScorer
     from core.prior import PopularityPrior
     from core.rating import RatingModel
+    from core.twotower import TwoTowerRetrieval
 
     classes: dict[str, type[Scorer]] = {
         "svd": RatingModel,
         "genre_tag": GenreTagScorer,
         "popularity": PopularityPrior,
         "semantic": SemanticScorer,
+        "crew": CrewScorer,
+        "metadata": MetadataScorer,
+        "twotower": TwoTowerRetrieval,
     }
     classes.update({f"collab:{kind}": cls for kind, cls in RANKERS.items()})
     return classes
@@ -280,20 +315,26 @@ def build(
     force: bool = False,
     rebuild: frozenset[str] | set[str] = frozenset(),
     progress: Progress | None = None,
+    engine: str = "local",
+    spark_master: str = "local[*]",
 ) -> BuildResult:
     """Build (or refresh) the artifacts of ``data``; fresh components are reused as they are.
 
     ``force`` rebuilds everything; ``rebuild`` names components to rebuild even though their
-    manifest entry looks fresh (for instance because loading them failed).
+    manifest entry looks fresh (for instance because loading them failed). ``engine="spark"``
+    trains the ALS "collab" ranker and the "popularity" aggregates with Apache Spark on
+    ``spark_master`` (:mod:`core.spark_backend`); the artifacts are served the same way.
     """
     from core.collab import make_ranker
     from core.content import GenreTagScorer
+    from core.crew import CrewScorer, MetadataScorer
     from core.embeddings import Encoder, SemanticScorer
     from core.enrich import ensure_sources, movie_text
     from core.loaders import load_catalog
     from core.prior import PopularityPrior
     from core.rating import RatingModel
     from core.search import SearchIndex
+    from core.twotower import TwoTowerRetrieval
 
     started = time.perf_counter()
     settings = settings or Settings()
@@ -303,23 +344,31 @@ def build(
     if settings.use_tmdb or settings.use_plots:
         progress("Fetching offline movie text (TMDB, plots)", 0.01)
         ensure_sources(settings)
-    status = check(resolved, settings)
+    if engine not in ENGINES:
+        raise WorkbenchError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
+    status = check(resolved, settings, engine=engine)
     data_fp = file_fingerprint(data_files(resolved) + _source_files(settings))
-    keys = component_keys(data_fp, settings)
+    keys = component_keys(data_fp, settings, engine)
     result = BuildResult(status.dataset)
     todo = set(COMPONENTS) if force else set(status.stale) | set(rebuild)
     if "catalog" in todo:
         todo = set(COMPONENTS)  # everything is fitted on the catalogue
     if "semantic" in todo:
-        todo.add("search")
+        todo |= {"search", "metadata", "twotower"}  # all read the movie vectors
+    if engine == "spark" and todo & SPARK_COMPONENTS:
+        from core.spark_backend import spark_problem
+
+        if problem := spark_problem():  # before an hour of other components, not after
+            raise WorkbenchError(problem)
     if not todo:
         result.reused = list(COMPONENTS)
         result.report = LoadReport.from_dict(status.manifest.report) if status.manifest else None
         result.seconds = time.perf_counter() - started
         return result
 
-    weights = {"catalog": 0.1, "svd": 0.15, "collab": 0.15, "genre_tag": 0.03,
-               "popularity": 0.01, "semantic": 0.5, "search": 0.06}  # fmt: skip
+    weights = {"catalog": 0.08, "svd": 0.12, "collab": 0.12, "genre_tag": 0.03,
+               "popularity": 0.01, "semantic": 0.4, "search": 0.05, "crew": 0.01,
+               "metadata": 0.01, "twotower": 0.17}  # fmt: skip
     done = 0.0
 
     def step(name: str) -> Callable[[str, float], None]:
@@ -331,6 +380,7 @@ def build(
     with ArtifactWriter(status.folder) as writer:
         catalog: Catalog | None = None
         built: dict[str, Any] = {}
+        spark_built: dict[str, Any] = {}
         for name in COMPONENTS:
             if name not in todo:
                 assert status.manifest is not None
@@ -347,7 +397,16 @@ def build(
             else:
                 if catalog is None:
                     catalog = _load_catalog(status.folder / "catalog")
-                if name == "svd":
+                if engine == "spark" and name in SPARK_COMPONENTS:
+                    if name not in spark_built:  # one Spark job trains both components
+                        from core.spark_backend import train_with_spark
+
+                        trained = train_with_spark(catalog, settings, master=spark_master,
+                                                   progress=step(name),
+                                                   parts=todo & SPARK_COMPONENTS)  # fmt: skip
+                        spark_built.update(zip(("collab", "popularity"), trained, strict=True))
+                    built[name] = spark_built[name]
+                elif name == "svd":
                     built[name] = RatingModel(settings).fit(catalog)
                 elif name == "collab":
                     built[name] = make_ranker(catalog, settings).fit(catalog)
@@ -373,9 +432,23 @@ def build(
                     built[name] = SearchIndex.build(
                         catalog, movie_text(catalog.movies, long=True), semantic.embeddings
                     )
+                elif name == "crew":
+                    built[name] = CrewScorer().fit(catalog)
+                elif name in ("metadata", "twotower"):
+                    semantic = built.get("semantic") or SemanticScorer.load(
+                        status.folder / "semantic"
+                    )
+                    built["semantic"] = semantic
+                    if name == "metadata":
+                        built[name] = MetadataScorer().fit(catalog, semantic=semantic)
+                    else:
+                        built[name] = TwoTowerRetrieval().fit(
+                            catalog, np.asarray(semantic.embeddings), progress=step(name)
+                        )
                 built[name].save(target)
             seconds = time.perf_counter() - t0
-            writer.record(name, keys[name], seconds)
+            spark = engine == "spark" and name in SPARK_COMPONENTS
+            writer.record(name, keys[name], seconds, **({"engine": engine} if spark else {}))
             result.built[name] = seconds
             done += weights[name]
         if catalog is None:
@@ -504,6 +577,9 @@ class Engine:
             "popularity": classes["popularity"].load,
             "semantic": classes["semantic"].load,
             "search": SearchIndex.load,
+            "crew": classes["crew"].load,
+            "metadata": classes["metadata"].load,
+            "twotower": classes["twotower"].load,
         }
         loaded: dict[str, Any] = {}
         failed: dict[str, str] = {}
@@ -525,8 +601,9 @@ class Engine:
             # The catalogue is what everything else is fitted on.
             error.components = set(COMPONENTS) if "catalog" in failed else set(failed)
             raise error
-        scorers = {name: loaded[name] for name in ("svd", "collab", "genre_tag", "popularity",
-                                                    "semantic")}  # fmt: skip
+        names = ("svd", "collab", "genre_tag", "popularity", "semantic", "crew", "metadata",
+                 "twotower")  # fmt: skip
+        scorers = {name: loaded[name] for name in names}
         return cls(catalog, scorers, loaded["search"], settings, manifest, folder)
 
     def warm_up(self) -> None:
@@ -543,9 +620,10 @@ class Engine:
             from core.embeddings import Encoder
 
             self._encoder = Encoder(self.settings.embed_model, threads=self.settings.torch_threads)
-            semantic = self.scorers.get("semantic")
-            if semantic is not None and hasattr(semantic, "set_encoder"):
-                semantic.set_encoder(self._encoder)
+            for name in ("semantic", "metadata"):  # both encode query text
+                scorer = self.scorers.get(name)
+                if scorer is not None and hasattr(scorer, "set_encoder"):
+                    scorer.set_encoder(self._encoder)
         return self._encoder
 
     def known_user(self, user_id: int) -> bool:
@@ -606,8 +684,8 @@ class Engine:
         """Per pick, the explanation of the signal that contributed most (then the next)."""
         explained = {
             name: self.scorers[name].explain(query, items)
-            for name in blend.used
-            if name in self.scorers
+            for name, weight in blend.used.items()
+            if name in self.scorers and weight > 0  # a muted signal gives no reasons
         }
         reasons = []
         for row, _item in enumerate(items):
@@ -656,14 +734,47 @@ class Engine:
         weights: Weights | None = None,
         filters: Filters | None = None,
         top: int = 10,
+        model: Literal["blend", "twotower"] = "blend",
     ) -> Recommendations:
-        """Personal picks for a known user and/or a handful of ratings (folded in at once)."""
+        """Personal picks for a known user and/or a handful of ratings (folded in at once).
+
+        ``model="twotower"`` ranks with the two-tower retrieval model alone (through its
+        vector index) instead of the weighted blend of signals.
+        """
         self._check_user(user_id, ratings)
         if user_id is None and not ratings:
             raise EmptyQuery("Pick a user id or rate a few movies first.")
         query = Query(user_id=user_id, ratings=dict(ratings or {}))
         notes: list[str] = []
+        if model == "twotower":
+            return self._retrieve_twotower(query, filters or Filters(), top, notes)
         return self._rank(query, weights or Weights(), filters or Filters(), top, notes)
+
+    def _retrieve_twotower(
+        self, query: Query, filters: Filters, top: int, notes: list[str]
+    ) -> Recommendations:
+        scorer = self.scorers.get("twotower")
+        if scorer is None:
+            raise WorkbenchError("The two-tower model is not built for this data set.")
+        mask = candidate_mask(self.catalog, filters, self._rated_items(query))
+        if not mask.any():
+            return Recommendations(
+                self._empty_frame(), [*notes, "No movie passes these filters; loosen them."]
+            )
+        items, scores, more = scorer.retrieve(query, top, exclude=~mask)  # type: ignore[attr-defined]
+        notes.extend(f"{scorer.label}: {note}" for note in more)
+        final = np.full(self.catalog.n_items, -np.inf, np.float32)
+        final[items] = scores
+        blend = Blend(final, {"twotower": np.where(np.isfinite(final), final, 0.0)},
+                      {"twotower": 1.0})  # fmt: skip
+        frame = results_frame(
+            self.catalog,
+            items,
+            blend,
+            [r or "two-tower match" for r in scorer.explain(query, items)],
+            self._predicted(query, items),
+        )
+        return Recommendations(frame, notes, blend.used)
 
     @_one_blas_thread
     def similar(
@@ -717,8 +828,13 @@ class Engine:
         user_id: int | None = None,
         filters: Filters | None = None,
         top: int = 10,
+        clusters: int = 0,
     ) -> SearchAnswer:
-        """Natural-language search; ``state`` carries constraints across follow-up turns."""
+        """Natural-language search; ``state`` carries constraints across follow-up turns.
+
+        ``clusters > 0`` searches in two stages: only the movies of the genre clusters
+        nearest the request (:attr:`genre_clusters`), then the usual retrieval inside them.
+        """
         from core.query import parse_request
 
         if text is None or not text.strip() or not re.search(r"\w", text):
@@ -732,6 +848,9 @@ class Engine:
             signals, _ = self.signal_scores(user_query, Weights(), signals=("collab", "genre_tag"))
             mask = np.ones(self.catalog.n_items, dtype=bool)
             user_scores = blend_scores(signals, {"collab": 0.8, "genre_tag": 0.2}, mask).final
+        cluster_names: list[str] = []
+        if clusters > 0 and request.text.strip():
+            filters, cluster_names = self._within_clusters(request.text, clusters, filters)
         prior = self.scorers["popularity"]
         hits = self.search_index.search(
             request,
@@ -755,7 +874,31 @@ class Engine:
         notes = list(getattr(hits, "notes", []))
         if frame.empty:
             notes.append("Nothing matches all of that; try fewer constraints.")
-        return SearchAnswer(frame, request.understood(), new_state, notes)
+        understood = request.understood()
+        if cluster_names:
+            understood.append("searched within: " + "; ".join(cluster_names))
+        return SearchAnswer(frame, understood, new_state, notes)
+
+    @functools.cached_property
+    def genre_clusters(self) -> Any:
+        """Genre-combination clusters of this catalogue (core.clusters), made on first use."""
+        from core.clusters import GenreClusters
+
+        embeddings = np.asarray(self.scorers["semantic"].embeddings, dtype=np.float32)  # type: ignore[attr-defined]
+        return GenreClusters.build(self.catalog, embeddings)
+
+    def _within_clusters(
+        self, text: str, clusters: int, filters: Filters | None
+    ) -> tuple[Filters, list[str]]:
+        """Filters excluding every movie outside the clusters nearest ``text``, and their names."""
+        from dataclasses import replace
+
+        found = self.genre_clusters
+        chosen = found.nearest(self.encoder.encode_query(text[:2000]), clusters)
+        outside = self.catalog.movie_ids[~found.members(chosen)]
+        base = filters or Filters()
+        excluded = tuple(base.exclude_ids) + tuple(int(m) for m in outside.tolist())
+        return replace(base, exclude_ids=excluded), [found.names[c] for c in chosen.tolist()]
 
     @_one_blas_thread
     def predict(

@@ -189,14 +189,28 @@ class PopularityPrior(Scorer):
 
     def fit(self, catalog: Catalog) -> PopularityPrior:
         """Compute the damped means, counts and the score array."""
+        stats = catalog.rating_stats
+        ratings = catalog.ratings["rating"].to_numpy(dtype=np.float64)
+        c = float(ratings.mean()) if len(ratings) else float("nan")
+        return self.fit_aggregates(
+            catalog, stats["n_ratings"].to_numpy(), stats["mean_rating"].to_numpy(), c
+        )
+
+    def fit_aggregates(
+        self,
+        catalog: Catalog,
+        n_ratings: np.ndarray,
+        mean_rating: np.ndarray,
+        global_mean: float,
+    ) -> PopularityPrior:
+        """:meth:`fit` from per-item counts and means computed elsewhere (``core.spark_backend``);
+        ``catalog`` gives the rating scale, the id maps and TMDB's votes for unrated movies."""
         lo, hi = (float(v) for v in catalog.report.rating_scale)
         self.scale = (lo, hi)
         self.n_items = catalog.n_items
-        stats = catalog.rating_stats
-        n = stats["n_ratings"].to_numpy(dtype=np.float64)
-        mean = stats["mean_rating"].to_numpy(dtype=np.float64)
-        ratings = catalog.ratings["rating"].to_numpy(dtype=np.float64)
-        c = float(ratings.mean()) if len(ratings) else (lo + hi) / 2
+        n = np.asarray(n_ratings, dtype=np.float64)
+        mean = np.asarray(mean_rating, dtype=np.float64)
+        c = float(global_mean) if np.isfinite(global_mean) else (lo + hi) / 2
         m = self.damping
         with np.errstate(invalid="ignore", divide="ignore"):
             damped = np.where(n > 0, (n * np.nan_to_num(mean) + m * c) / (n + m), np.nan)

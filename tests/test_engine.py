@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.blend import Filters, Weights
-from core.engine import Engine, build, check
+from core.engine import COMPONENTS, Engine, build, check
 from core.errors import ArtifactError, EmptyQuery, UnknownTitle, UnknownUser
 from tests.fixtures import ROMANCE, SCIFI
 
@@ -20,7 +20,7 @@ def test_build_writes_every_component_and_reuses_them(tiny_engine, tiny_data_dir
     assert status.up_to_date, status.describe()
     t0 = time.perf_counter()
     again = build(tiny_data_dir, tiny_settings)
-    assert again.built == {} and len(again.reused) == 7
+    assert again.built == {} and sorted(again.reused) == sorted(COMPONENTS)
     assert time.perf_counter() - t0 < 5
     assert tiny_engine.manifest is not None
     assert tiny_engine.manifest.report["n_ratings"] == len(tiny_engine.catalog.ratings)
@@ -154,3 +154,28 @@ def test_predict_fallbacks(tiny_engine):
     assert np.isfinite(frame["est"]).all()
     unknown = tiny_engine.predict(555555, [1])
     assert bool(unknown["was_impossible"].iloc[0])
+
+
+def test_two_stage_search_in_genre_clusters(tiny_engine) -> None:
+    answer = tiny_engine.search("a romantic comedy in london", clusters=1, top=5)
+    assert any(u.startswith("searched within: ") for u in answer.understood)
+    clusters = tiny_engine.genre_clusters
+    items = tiny_engine.catalog.items_for(answer.items["movieId"].to_numpy())
+    assert len(set(clusters.item_cluster[items].tolist())) == 1
+    plain = tiny_engine.search("a romantic comedy in london", top=5)
+    assert not any(u.startswith("searched within") for u in plain.understood)
+
+
+def test_two_tower_picks(tiny_engine):
+    picks = tiny_engine.recommend(1, top=3, model="twotower")
+    seen = set(tiny_engine.catalog.user_ratings(1)["movieId"])
+    assert len(picks.items) == 3 and not seen & set(picks.items["movieId"])
+    assert picks.items["reason"].str.contains("two-tower").all()
+    assert picks.weights_used == {"twotower": 1.0}
+    assert picks.items["predicted_rating"].notna().all()
+    newcomer = tiny_engine.recommend(ratings={1: 5.0, 2: 5.0, 9: 1.0}, top=3, model="twotower")
+    assert not {1, 2, 9} & set(newcomer.items["movieId"])
+    romance = tiny_engine.recommend(
+        1, model="twotower", filters=Filters(include_genres=("Romance",)), top=3
+    )
+    assert romance.items["genres"].str.contains("Romance").all()
