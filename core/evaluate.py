@@ -241,8 +241,8 @@ def _blend_top(
 
 
 def _normalised(signals: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Each blended signal z-normalised once (as :func:`blend_scores` does), NaN -> 0."""
-    return {n: np.nan_to_num(normalise(signals[n], mask), nan=0.0) for n in SIGNALS}
+    """Each signal z-normalised once (as :func:`blend_scores` does), NaN -> 0."""
+    return {n: np.nan_to_num(normalise(values, mask), nan=0.0) for n, values in signals.items()}
 
 
 def _fast_blend_top(
@@ -261,10 +261,13 @@ def _fast_blend_top(
 #: them all): profile recency ``(recency_decay, recency_floor)`` of
 #: :class:`~core.config.RankerSettings` (``(0, 0)``: every rating weighs the same) ...
 RECENCY_GRID: tuple[tuple[float, float], ...] = (
-    (0.0, 0.0), (100.0, 0.5), (50.0, 0.0), (20.0, 0.0), (10.0, 0.0), (5.0, 0.0),
+    (0.0, 0.0),
+    (100.0, 0.5), (50.0, 0.5), (20.0, 0.5), (10.0, 0.5), (5.0, 0.5),
+    (20.0, 0.25), (10.0, 0.25), (5.0, 0.25),
+    (50.0, 0.0), (20.0, 0.0), (10.0, 0.0), (5.0, 0.0), (3.0, 0.0),
 )  # fmt: skip
-#: ... and the weight of disliked ratings.
-DISLIKE_GRID: tuple[float, ...] = (1.0, 0.5)
+#: ... and the weight of disliked ratings (the product default first).
+DISLIKE_GRID: tuple[float, ...] = (0.5, 1.0)
 
 
 def collab_grid() -> list[dict[str, float]]:
@@ -276,10 +279,12 @@ def collab_grid() -> list[dict[str, float]]:
 
 
 def weight_grid() -> list[dict[str, float]]:
-    """Blend weights tried on validation data (collaborative always present)."""
+    """Blend weights tried on validation data, relative to the collaborative signal's 1 (content
+    signals earn weights near collab's on ml-latest-small's validation parts, so the grid
+    reaches past it)."""
     grid = []
     for genre_tag, semantic, popularity in itertools.product(
-        (0.0, 0.02, 0.05, 0.1, 0.2), (0.0, 0.02, 0.05, 0.1, 0.2), (0.0, 0.02, 0.05, 0.1, 0.2)
+        (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (0.0, 0.1, 0.2, 0.3)
     ):
         grid.append(
             {"collab": 1.0, "genre_tag": genre_tag, "semantic": semantic, "popularity": popularity}
@@ -297,7 +302,7 @@ def tune_weights(
     """Blend weights from :func:`weight_grid` maximising ``metric`` against ``truth`` (the
     validation items) for ``signals`` of models fitted without them; ties keep the earlier
     (sparser) weights. Returns the weights normalised to sum 1 and the validation value."""
-    z = _normalised(signals, mask)
+    z = _normalised({name: signals[name] for name in weight_grid()[0]}, mask)
     best, best_value = weight_grid()[0], -1.0
     for weights in weight_grid():
         top = _fast_blend_top(z, weights, mask)
@@ -350,16 +355,43 @@ def tune_on_validation(
     (``fitted`` on ``train``, which must not hold the validation ratings)."""
     mask = _candidates(fitted.catalog, users, train)
     truth = _truth(fitted.catalog, users, valid)
-    signals = _signal_matrices(fitted, users, Weights().genre_weight, SIGNALS)
-    best, best_value, best_matrix = collab_grid()[0], -1.0, signals["collab"]
-    for params in collab_grid():
-        matrix = _collab_matrix(fitted, users, params)
-        value = ranking_metrics(_lists(users, _top_k(matrix, mask)), truth, K)[metric]
-        if value > best_value + 1e-9:
-            best, best_value, best_matrix = params, value, matrix
-    signals["collab"] = best_matrix
+    grid = collab_grid()
+    matrices, per_user = [], []
+    for params in grid:
+        matrices.append(_collab_matrix(fitted, users, params))
+        per_user.append(_user_values(users, _top_k(matrices[-1], mask), truth, metric))
+    pick = one_se_choice(np.array(per_user))
+    content = [name for name in weight_grid()[0] if name != "collab"]
+    signals = _signal_matrices(fitted, users, Weights().genre_weight, content)
+    signals["collab"] = matrices[pick]
     weights, blend_value = tune_weights(signals, mask, truth, users, metric)
-    return Tuned(dict(best), weights, best_value, blend_value)
+    return Tuned(dict(grid[pick]), weights, float(per_user[pick].mean()), blend_value)
+
+
+def _user_values(
+    users: np.ndarray, top: np.ndarray, truth: Mapping[int, set[int]], metric: str
+) -> np.ndarray:
+    """``metric`` (e.g. ``"nDCG@10"``) of each user with held-out items, in ``users`` order;
+    their mean is what :func:`~core.metrics.ranking_metrics` reports."""
+    lists = _lists(users, top)
+    return np.array([ranking_metrics({u: lists[u]}, {u: truth[u]}, K)[metric]
+                     for u in users.tolist() if truth.get(u)])  # fmt: skip
+
+
+def one_se_choice(values: np.ndarray) -> int:
+    """Index of the first (simplest) row of ``values`` (settings x users) whose mean is within
+    one standard error of the best one's, the error being that of the paired per-user
+    differences: on a few hundred users, settings this close are a tie, and a tie goes to
+    the simpler setting (the "one standard error" rule)."""
+    means = values.mean(axis=1)
+    best = int(np.argmax(means))
+    n = values.shape[1]
+    for index in range(len(values)):
+        diff = values[best] - values[index]
+        error = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+        if means[index] >= means[best] - error - 1e-12:
+            return index
+    return best
 
 
 def _plain_ranker(part: Catalog, settings: Settings) -> Scorer:
