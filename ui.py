@@ -410,6 +410,7 @@ def table_height(rows: int, most: int = 15) -> int:
 def contributions_chart(items: pd.DataFrame, height: int | None = None) -> go.Figure | None:
     """Horizontal stacked bars: how much each signal pushed each pick up (or down)."""
     cols = [f"contrib_{s}" for s in SIGNALS if f"contrib_{s}" in items]
+    cols = [c for c in cols if items[c].astype(float).abs().sum() > 0]  # muted signals: no bar
     if items.empty or not cols:
         return None
     titles = [shorten(t, 38) for t in items["title"].astype(str)]

@@ -24,6 +24,7 @@ import pandas as pd
 from core.blend import Weights, normalise
 from core.catalog import Catalog
 from core.config import Settings
+from core.crew import METADATA_WEIGHT
 from core.evaluate import (
     Section,
     _candidates,
@@ -59,6 +60,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "without the liked-text profile": {"text_profile": False},
     "without cold-start dropout": {"cold_dropout": 0.0},
 }
+#: Weights tried for director & cast / TMDB metadata on top of the default blend weights
+#: (which sum to 1): the candidates for their own default weight.
+DEFAULT_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2)
 #: Metadata shares (vs text similarity) of the TMDB-metadata signal tried on validation.
 METADATA_SHARES = (0.0, 0.1, 0.3, 0.5, 0.7, 1.0)
 #: Share of the rated movies held out entirely in the cold-start protocol.
@@ -217,6 +221,10 @@ def _tune(stage: _Stage, metric: str) -> dict[str, Any]:
         if value > crew_meta[2] + 1e-9:
             crew_meta = (c, m, value)
     chosen["crew+metadata"] = crew_meta
+    chosen["on defaults"] = {
+        extra: {w: _value(stage, {**_defaults(), extra: w}, metric) for w in DEFAULT_GRID}
+        for extra in ("crew", "metadata")
+    }
     # The metadata signal's own share of TMDB reception vs text similarity: ranked alone.
     z_text = np.nan_to_num(normalise(stage.raw["semantic"], np.ones_like(stage.mask)), nan=0.0)
     shares = {}
@@ -226,6 +234,22 @@ def _tune(stage: _Stage, metric: str) -> dict[str, Any]:
         shares[share] = round(ranking_metrics(_lists(stage.users, top), stage.truth, 10)[metric], 4)
     chosen["metadata shares"] = shares
     return chosen
+
+
+def _defaults() -> dict[str, float]:
+    """The product's default blend weights without the two extra signals."""
+    return {**Weights().as_dict(), "crew": 0.0, "metadata": 0.0}
+
+
+def _default_weight(valid: Mapping[str, Mapping[float, float]]) -> tuple[float, dict[str, float]]:
+    """The extra signal's weight on the default blend with the best worst-protocol relative
+    validation gain (0 unless it helps somewhere and hurts nowhere), and those gains."""
+    gains = {
+        w: min(values[w] / max(values[0.0], 1e-12) - 1.0 for values in valid.values())
+        for w in DEFAULT_GRID
+    }
+    best = max(DEFAULT_GRID, key=lambda w: (round(gains[w], 6), -w))
+    return (best if gains[best] > 1e-6 else 0.0), {str(w): round(g, 4) for w, g in gains.items()}
 
 
 def _share(weights: Mapping[str, float]) -> dict[str, float]:
@@ -249,6 +273,7 @@ def evaluate_ranking_models(
     crew_rows: list[dict[str, Any]] = []
     verdicts: dict[str, str] = {}
     crew_chosen: dict[str, Any] = {}
+    on_defaults: dict[str, dict[str, Any]] = {"crew": {}, "metadata": {}}
     for number, split in enumerate(_splits(catalog, seed)):
         started = time.perf_counter()
         users = np.unique(split.test["userId"].to_numpy())
@@ -326,6 +351,12 @@ def evaluate_ranking_models(
                 f"helps: weight {w} adds {gain:+.4f} validation {metric}" if w > 0
                 else f"does not help: no weight beat the blend without it on validation {metric}"
             )  # fmt: skip
+        for extra in ("crew", "metadata"):
+            tests = {}
+            for w in DEFAULT_GRID:
+                top = _blend_top(test.norm, {**_defaults(), extra: w}, test.mask, 10)
+                tests[w] = _pick(_metrics(users, top, test.truth), metric)
+            on_defaults[extra][split.key] = (metric, chosen["on defaults"][extra], tests)
         crew_chosen[split.key] = {
             "base weights": _share(base_w),
             f"metadata signal alone, validation {metric} by metadata share": chosen[
@@ -333,16 +364,34 @@ def evaluate_ranking_models(
             ],
         }
         del test
+    recommended: dict[str, Any] = {}
+    for number, (extra, per_split) in enumerate(on_defaults.items()):
+        weight, gains = _default_weight({key: v[1] for key, v in per_split.items()})
+        recommended[extra] = {"weight": weight, "worst-protocol validation gain by weight": gains}
+        for key, (metric, valid_values, tests) in per_split.items():
+            for w in (0.0, weight) if number == 0 else (weight,):
+                if w == 0 and number > 0:
+                    continue  # the plain default blend is listed once per protocol
+                label = "blend, default weights" + (f" + {LABELS[extra]} {w}" if w else "")
+                crew_rows.append({"protocol": key, "model": label, "weight": w,
+                                  f"validation {metric}": valid_values[w], **tests[w]})  # fmt: skip
     crew = Section(
         "crew_metadata",
         "Each extra signal added to the four-signal blend tuned on validation (collaborative "
         f"weight 1, extra weight from {list(EXTRA_GRID)} chosen on validation), and alone; "
         "the same two protocols as the ranking part. Director & cast = overlap of directors and "
         "the top-4 billed actors with the liked movies; TMDB metadata = z-scored popularity, "
-        "damped vote average and vote count blended with text similarity (metadata weight "
-        "0.3). Columns are test figures except the validation one.",
+        "damped vote average and vote count blended with text similarity (metadata share "
+        f"{METADATA_WEIGHT}). The 'default weights' rows add each signal to the product's "
+        f"default blend with the weight from {list(DEFAULT_GRID)} whose worst relative "
+        "validation gain over both protocols is best (0 when it hurts either). Columns are test "
+        "figures except the validation ones.",
         crew_rows,
-        {"verdict": verdicts, **crew_chosen},
+        {
+            "verdict": verdicts,
+            "default weight (validation, both protocols)": recommended,
+            **crew_chosen,
+        },
     )
     sections.append(crew)
     return sections
@@ -551,10 +600,18 @@ def evaluate_ann(
     rng = np.random.default_rng(seed)
     sample = rng.choice(catalog.n_items, size=min(1000, catalog.n_items), replace=False)
     text = np.ascontiguousarray(np.asarray(embeddings, dtype=np.float32))
+    # A catalogue ten times larger, the size where the product switches to an ANN index:
+    # every movie vector ten times, each copy moved by noise (norm ~0.5) and re-normalised.
+    copies = np.repeat(model.item_matrix, 10, axis=0)
+    noise = rng.normal(size=copies.shape).astype(np.float32) / np.sqrt(copies.shape[1])
+    large = copies + 0.5 * noise
+    large /= np.linalg.norm(large, axis=1, keepdims=True)
     sets = {
         f"two-tower movie vectors ({model.item_matrix.shape[1]}-d), user queries":
             (model.item_matrix, user_queries),
         f"text embeddings ({text.shape[1]}-d), movie queries": (text, text[sample]),
+        f"{len(large):,} noisy copies of the two-tower vectors, user queries":
+            (large, user_queries),
     }  # fmt: skip
     kinds = {
         "exact (NumPy)": IndexConfig(kind="exact"),

@@ -38,6 +38,14 @@ for table in tables:
     st.subheader(table.title)
     if table.protocol:
         st.markdown(f":gray[**Protocol.** {table.protocol}]")
+    verdict = (table.details or {}).get("chosen", {})
+    verdict = verdict.get("verdict") if isinstance(verdict, dict) else None
+    if isinstance(verdict, dict) and verdict:
+        # Whether an extra signal earns a place in the blend, as decided on validation data.
+        st.info(
+            "  \n".join(f"**{name}**: {text}" for name, text in verdict.items()),
+            icon=":material/rule:",
+        )
     if table.details:
         st.caption(ui.details_text(table.details))
     metrics = ui.metric_columns(table.frame)

@@ -294,6 +294,35 @@ def test_evaluation_without_and_with_metrics(tiny_engine: object) -> None:
             file.unlink()
 
 
+def test_evaluation_shows_the_extra_models_and_verdicts(tiny_engine: object) -> None:
+    import json
+
+    folder = Path(tiny_engine.folder) / "evaluation"  # type: ignore[attr-defined]
+    folder.mkdir(parents=True, exist_ok=True)
+    sections = {
+        "twotower_ranking_stratified": [
+            {"model": "blend, default weights", "Recall@10": 0.16, "nDCG@10": 0.40},
+            {"model": "two-tower alone", "Recall@10": 0.15, "nDCG@10": 0.37},
+        ],
+        "crew_metadata": [
+            {"protocol": "stratified", "model": "blend + director & cast", "nDCG@10": 0.41},
+        ],
+    }
+    for name, rows in sections.items():
+        chosen = {"verdict": {"crew (stratified)": "helps: weight 0.2"}} if "crew" in name else {}
+        payload = {"name": name, "protocol": "p", "rows": rows, "chosen": chosen, "seconds": 1}
+        (folder / f"{name}.json").write_text(json.dumps(payload))
+    try:
+        at = app(page="evaluation")
+        shown = texts(at)
+        assert "Two-tower retrieval vs the blend (stratified split)" in shown
+        assert "Director & cast and TMDB metadata in the blend" in shown
+        assert any("helps: weight 0.2" in i.value for i in at.info), "the verdict is shown"
+    finally:
+        for file in folder.glob("*.json"):
+            file.unlink()
+
+
 def test_data_page() -> None:
     at = app(page="data")
     assert_clean(at)
