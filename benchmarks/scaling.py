@@ -13,8 +13,8 @@ For each size (shapes of ml-latest-small, ml-1m, ml-10m and ml-32m; default ``10
    folder, without the offline TMDB / plot text (synthetic titles join nothing): wall time,
    per-component seconds and the child's peak RSS (``os.wait4``; with ``--engine spark`` the
    JVM is a grandchild and its memory is not in that figure);
-3. a second child opens the engine (``rebuild="never"``) and times ``calls`` picks, similar
-   and search requests (median and p95 in ms, after warm-ups) and records its peak RSS.
+3. a second child loads the built artifacts (``Engine.load``) and times ``calls`` picks,
+   similar and search requests (median and p95 in ms, after warm-ups) and its peak RSS.
 
 Prints a table, merges the rows into ``benchmarks/scaling.json`` (by size, so a later 10M/32M
 run adds to the earlier ones) and draws ``benchmarks/scaling.png`` with plotly + kaleido, else
@@ -136,10 +136,12 @@ def measure_queries(data: Path, env: dict[str, str], calls: int) -> dict[str, An
 def serve(data: str, calls: int) -> None:
     """Child mode: open the built engine and time the three request kinds (prints JSON)."""
     sys.path.insert(0, str(REPO))
-    from core.engine import Engine
+    from core.engine import Engine, check
 
     t0 = time.perf_counter()
-    engine = Engine.open(data, rebuild="never")
+    # Load what the build child wrote without a staleness check: code edited in between (a
+    # settings field added elsewhere) must not turn a timing run into a rebuild or an error.
+    engine = Engine.load(check(data).folder)
     engine.warm_up()
     opened = time.perf_counter() - t0
     users = engine.catalog.user_ids.tolist()

@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a new user's ratings, folded in without retraining, e.g. 1=5,260=4.5",
     )
     p.add_argument("--include-rated", action="store_true", help="allow already rated movies")
+    p.add_argument(
+        "--model",
+        choices=("blend", "twotower"),
+        default="blend",
+        help="rank with the blend of signals (default) or the two-tower model alone",
+    )
 
     p = sub.add_parser("similar", help="movies like a named movie (typos are fine)")
     common(p)
@@ -332,11 +338,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     filters = Filters(exclude_rated=not args.include_rated)
     if args.all_users:
         for user in engine.catalog.user_ids.tolist():
-            picks = engine.recommend(int(user), filters=filters, top=args.top)
+            picks = engine.recommend(int(user), filters=filters, top=args.top, model=args.model)
             print(json.dumps({"userId": int(user), "movieIds": picks.items["movieId"].tolist()}))
         return 0
     ratings = _parse_ratings(args.rate) if args.rate else None
-    result = engine.recommend(args.user, ratings, filters=filters, top=args.top)
+    result = engine.recommend(args.user, ratings, filters=filters, top=args.top, model=args.model)
     who = f"user {args.user}" if args.user is not None else "your ratings"
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -79,14 +79,14 @@ Progress = Callable[[str, float], None]
 COMPONENT_VERSIONS: dict[str, int] = {
     "catalog": 1,
     "svd": 2,  # 2: SVD + item/user kNN stacked ensemble (core.rating.RatingModel)
-    "collab": 1,
+    "collab": 2,  # 2: EASE time windows, recency-weighted profiles, saved rating times
     "genre_tag": 1,
     "popularity": 1,
     "semantic": 1,
     "search": 1,
     "crew": 1,
     "metadata": 1,
-    "twotower": 1,
+    "twotower": 2,  # 2: text vectors read from the movie inputs, not stored twice
 }
 
 #: Build order (later components may use earlier ones).
@@ -604,6 +604,9 @@ class Engine:
         names = ("svd", "collab", "genre_tag", "popularity", "semantic", "crew", "metadata",
                  "twotower")  # fmt: skip
         scorers = {name: loaded[name] for name in names}
+        # The metadata signal's text part is the semantic scorer (built from the same vectors):
+        # share it rather than keep a second copy of the matrix in memory.
+        scorers["metadata"].text = scorers["semantic"]  # type: ignore[attr-defined]
         return cls(catalog, scorers, loaded["search"], settings, manifest, folder)
 
     def warm_up(self) -> None:

@@ -72,6 +72,16 @@ _RATINGS_ENV = "MOVIE_SPARK_RATINGS"
 _INT32_MAX = 2**31 - 1
 
 
+@contextlib.contextmanager
+def _quiet_pandas() -> Iterator[None]:
+    """Hide pyspark's "does not yet fully support pandas >= 3" warning around the two
+    conversions we use (flat numeric frames, which it handles)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
+        yield
+
+
 def java_problem() -> str | None:
     """Why Spark cannot start a JVM here (``None`` when a ``java`` binary runs)."""
     home = os.environ.get("JAVA_HOME")
@@ -91,7 +101,8 @@ def java_problem() -> str | None:
 def pyspark_problem() -> str | None:
     """Why pyspark cannot be imported (``None`` when it can)."""
     try:
-        import pyspark  # noqa: F401
+        with _quiet_pandas():
+            import pyspark  # noqa: F401
     except ImportError as err:
         return (
             f"The Spark engine needs pyspark ({err}); install it with "
@@ -109,16 +120,6 @@ def _require_spark() -> None:
     problem = spark_problem()
     if problem:
         raise WorkbenchError(problem)
-
-
-@contextlib.contextmanager
-def _quiet_pandas() -> Iterator[None]:
-    """Hide pyspark's "does not yet fully support pandas >= 3" warning around the two
-    conversions we use (flat numeric frames, which it handles)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="PySpark does not yet", category=FutureWarning)
-        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
-        yield
 
 
 @contextlib.contextmanager
@@ -142,7 +143,11 @@ def spark_session(
     if active is not None:
         yield active
         return
-    local = master.startswith("local")
+    # Under spark-submit the JVM is already up with spark-submit's --master, --driver-memory
+    # and --conf; the default master must not override them.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    keep_submitted = submitted and master == DEFAULT_MASTER
+    local = master.startswith("local") and not keep_submitted
     settings = {
         "spark.driver.memory": os.environ.get("MOVIE_SPARK_DRIVER_MEMORY", DRIVER_MEMORY),
         "spark.driver.maxResultSize": "1g",
@@ -158,8 +163,14 @@ def spark_session(
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
         }
+    if keep_submitted:
+        settings = {}
+    elif submitted:  # the driver JVM is already running: too late for its memory
+        settings.pop("spark.driver.memory", None)
     settings |= conf or {}
-    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    if not keep_submitted:
+        builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -231,7 +242,7 @@ def read_ratings(spark: Any, catalog: Catalog, source: str | None) -> Any:
 
     def valid_id(column: str) -> Any:
         c = F.col(column)
-        return c.isNotNull() & (c == F.floor(c)) & (c >= 0) & (c <= _INT32_MAX)
+        return c.isNotNull() & (c == F.floor(c)) & (c >= -_INT32_MAX - 1) & (c <= _INT32_MAX)
 
     low, high = (float(v) for v in catalog.report.rating_scale)
     step = 1.0 if (low, high) == (1.0, 5.0) else 0.5
@@ -249,7 +260,11 @@ def read_ratings(spark: Any, catalog: Catalog, source: str | None) -> Any:
         F.col("userId").cast("int").alias("userId"),
         F.col("movieId").cast("int").alias("movieId"),
         rating,
-        F.coalesce(F.col("timestamp").cast("long"), F.lit(0).cast("long")).alias("timestamp"),
+        # A missing or fractional timestamp counts as 0, as in the loader.
+        F.when(F.col("timestamp") == F.floor(F.col("timestamp")), F.col("timestamp"))
+        .otherwise(0)
+        .cast("long")
+        .alias("timestamp"),
         "line",
     )
     known = clean.join(F.broadcast(movies), "movieId")

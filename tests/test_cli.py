@@ -111,3 +111,23 @@ def test_module_entry_point_exits_non_zero_without_traceback(cli_env, tmp_path):
     )
     assert proc.returncode == 2
     assert "no ratings" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_rich_tables_on_a_terminal(capsys, cli_env, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import core.cli as cli
+    from core.evaluate import Section
+
+    monkeypatch.setattr(cli, "_console", lambda: Console(force_terminal=True, width=120))
+    code, out, _ = run(capsys, "status", *cli_env)
+    assert code == 0 and "component" in out and "fresh" in out and "┏" in out
+    code, out, _ = run(capsys, "build", *cli_env)
+    assert code == 0 and "Load report" in out and "up to date" in out
+    section = Section("demo", "a protocol", [{"model": "a", "nDCG@10": 0.5}, {"model": "b"}])
+    buffer = io.StringIO()
+    cli._rich_section(Console(file=buffer, width=100), section)
+    text = buffer.getvalue()
+    assert "demo" in text and "0.5000" in text and "a protocol" in text and "-" in text

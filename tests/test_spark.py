@@ -139,7 +139,7 @@ def test_spark_als_agrees_with_local_als(spark_built, catalog, settings):
 def test_spark_aggregates_equal_pandas(spark, spark_built, catalog, settings):
     from core.engine import check
     from core.prior import PopularityPrior
-    from core.spark_backend import aggregates, read_ratings, ratings_source
+    from core.spark_backend import aggregates, ratings_source, read_ratings
 
     ratings = catalog.ratings.astype({"rating": "float64"})  # as Catalog.rating_stats sums
     grouped = ratings.groupby("movieId")["rating"].agg(["count", "mean"])
@@ -181,6 +181,7 @@ def test_spark_cleans_ratings_like_the_loader(spark, tmp_path, settings):
         "3,1,,100\n"  # missing rating
         "4,2,1.0,100\n"
         "4,2,5.0,100\n"  # same pair, same time: the later line wins
+        "-5,3,3.0,1.5\n"  # a negative id is an id; a fractional timestamp counts as 0
     )
     catalog = load_catalog(str(folder), settings, enrich=False)
     expected = (
@@ -189,14 +190,14 @@ def test_spark_cleans_ratings_like_the_loader(spark, tmp_path, settings):
         .astype({"userId": "int64", "item": "int64", "rating": "float64"})
         .sort_values(["userId", "item"], ignore_index=True)
     )  # fmt: skip
+    rows = read_ratings(spark, catalog, str(folder / "ratings.csv")).collect()
     got = (
-        read_ratings(spark, catalog, str(folder / "ratings.csv"))
-        .toPandas()
+        pd.DataFrame([row.asDict() for row in rows])
         .astype({"userId": "int64", "item": "int64", "rating": "float64"})
         .sort_values(["userId", "item"], ignore_index=True)
     )
     pd.testing.assert_frame_equal(got, expected)
-    assert got["rating"].tolist() == [2.0, 3.5, 4.5, 5.0]
+    assert got["rating"].tolist() == [3.0, 2.0, 3.5, 4.5, 5.0]
 
 
 def test_spark_engine_missing_dependency_is_a_clear_error(monkeypatch, tiny_data_dir, tmp_path):
