@@ -541,8 +541,14 @@ def evaluate_search(engine: Any, queries: list[dict[str, Any]], *, progress: Pro
         request = parse_request(str(record["query"])[:4000], engine.catalog, matcher=engine.titles)
         vector = encoder.encode_query(request.text) if request.text.strip() else None
         for name, config in variants.items():
-            hits = index.search(request, encoder=encoder, top=top, config=config,
-                                prior=engine.scorers["popularity"], query_vector=vector)  # fmt: skip
+            hits = index.search(
+                request,
+                encoder=encoder,
+                top=top,
+                config=config,
+                prior=engine.scorers["popularity"],
+                query_vector=vector,
+            )
             ranked[name].append([int(i) for i in hits.items])
     section = Section(
         "search",
