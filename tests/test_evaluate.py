@@ -1,0 +1,139 @@
+"""The ranking evaluation harness on the tiny catalogue: splits, tuning on validation only, rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import evaluate
+from core.blend import SIGNALS, Weights
+from core.config import RankerSettings, Settings, SVDSettings
+from core.metrics import stratified_split, temporal_leave_one_out
+
+SETTINGS = Settings(
+    svd=SVDSettings(n_factors=4, n_epochs=5),
+    ranker=RankerSettings(ease_lambda=20.0),
+    use_tmdb=False,
+    use_plots=False,
+)
+
+
+@pytest.fixture(scope="module")
+def embeddings(tiny_catalog) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(tiny_catalog.n_items, 8)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _pairs(frame: pd.DataFrame) -> set[tuple[int, int]]:
+    return set(zip(frame["userId"].tolist(), frame["movieId"].tolist(), strict=True))
+
+
+@pytest.fixture(scope="module")
+def spied(tiny_catalog, embeddings):
+    """Both protocols run once, recording what tuning saw and what it returned."""
+    calls: list[dict] = []
+    original = evaluate.tune_on_validation
+
+    def spy(fitted, users, valid, train, metric):
+        tuned = original(fitted, users, valid, train, metric)
+        calls.append({"fitted": fitted.catalog.ratings.copy(), "valid": valid.copy(),
+                      "train": train.copy(), "metric": metric, "tuned": tuned})  # fmt: skip
+        return tuned
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(evaluate, "tune_on_validation", spy)
+    try:
+        stratified = evaluate.evaluate_ranking_stratified(tiny_catalog, SETTINGS, embeddings)
+        loo = evaluate.evaluate_ranking_loo(tiny_catalog, SETTINGS, embeddings)
+    finally:
+        patch.undo()
+    return {"stratified": stratified, "loo": loo, "calls": calls}
+
+
+def test_stratified_tuning_never_sees_test(spied, tiny_catalog) -> None:
+    call = spied["calls"][0]
+    assert call["metric"] == "nDCG@10"
+    train, test = stratified_split(tiny_catalog.ratings, 0.25, 42)
+    seen = _pairs(call["fitted"]) | _pairs(call["valid"])
+    assert not seen & _pairs(test)  # test ratings reach neither the models nor validation
+    assert seen == _pairs(train)  # validation is carved from the training part
+    assert not _pairs(call["fitted"]) & _pairs(call["valid"])  # and held out of the models
+    assert _pairs(call["train"]) == _pairs(call["fitted"])
+
+
+def test_leave_one_out_tuning_never_sees_test(spied, tiny_catalog) -> None:
+    call = spied["calls"][1]
+    assert call["metric"] == "HitRate@10"
+    train, valid, test = temporal_leave_one_out(tiny_catalog.ratings)
+    assert _pairs(call["fitted"]) == _pairs(train)
+    assert _pairs(call["valid"]) == _pairs(valid)
+    assert not (_pairs(call["fitted"]) | _pairs(call["valid"])) & _pairs(test)
+
+
+def test_sections_report_what_validation_chose(spied) -> None:
+    stratified = ["nDCG@10", "Recall@10", "Precision@10", "MAP@10"]
+    for section, call, metrics in (
+        (spied["stratified"], spied["calls"][0], stratified),
+        (spied["loo"], spied["calls"][1], ["HitRate@10", "nDCG@10"]),
+    ):
+        tuned = call["tuned"]
+        assert section.chosen["weights"] == tuned.weights
+        assert section.chosen["collab"] == tuned.collab
+        assert sum(tuned.weights.values()) == pytest.approx(1.0, abs=1e-3)
+        assert tuned.collab in evaluate.collab_grid()
+        models = [row["model"] for row in section.rows]
+        assert models[:2] == ["most popular", "SVD ranked by predicted rating"]
+        assert models[-2:] == ["blend, product defaults", "blend, tuned on validation (product)"]
+        assert any("plain" in m for m in models) and any("signal" in m for m in models)
+        for row in section.rows:
+            assert list(row) == ["model", *metrics]
+            assert all(0.0 <= row[m] <= 1.0 for m in metrics)
+        assert section.to_dict()["seconds"] >= 0
+
+
+def test_tune_weights_follows_the_validation_items() -> None:
+    rng = np.random.default_rng(1)
+    users = np.arange(30)
+    truth = {int(u): {int(u) % 20, (int(u) + 7) % 20} for u in users}
+    noise = {name: rng.random((30, 20)).astype(np.float32) for name in SIGNALS}
+    informed = noise["semantic"].copy()
+    for u, items in truth.items():
+        informed[u, list(items)] += 5.0  # only "semantic" knows the validation items
+    signals = {**noise, "semantic": informed}
+    mask = np.ones((30, 20), dtype=bool)
+    weights, value = evaluate.tune_weights(signals, mask, truth, users, "nDCG@10")
+    assert weights["semantic"] == max(weights.values())
+    assert value > 0.95
+    assert {k: v for k, v in weights.items() if v} != {"collab": 1.0}
+
+
+def test_fast_blend_orders_like_the_product_blend() -> None:
+    rng = np.random.default_rng(2)
+    signals = {name: rng.normal(size=(12, 40)).astype(np.float32) for name in SIGNALS}
+    signals["popularity"][:, 5] = np.nan
+    mask = rng.random((12, 40)) < 0.8
+    z = evaluate._normalised(signals, mask)
+    for weights in (Weights().as_dict(), evaluate.weight_grid()[37]):
+        np.testing.assert_array_equal(
+            evaluate._fast_blend_top(z, weights, mask), evaluate._blend_top(signals, weights, mask)
+        )
+
+
+def test_one_se_choice_prefers_the_simplest_tie() -> None:
+    base = np.random.default_rng(3).random(400)
+    tie = base + 0.001 + np.resize([0.05, -0.05], 400)  # better by 0.001, standard error 0.0025
+    clear = base + 0.3
+    assert evaluate.one_se_choice(np.array([base, tie, clear])) == 2
+    assert evaluate.one_se_choice(np.array([base, tie])) == 0
+    assert evaluate.one_se_choice(np.array([base - 0.3, base])) == 1
+
+
+def test_collab_grid_starts_with_the_plain_profile() -> None:
+    grid = evaluate.collab_grid()
+    assert grid[0] == {"recency_decay": 0.0, "recency_floor": 0.0, "dislike_weight": 0.5}
+    assert len({tuple(sorted(g.items())) for g in grid}) == len(grid)
+    defaults = RankerSettings()
+    product = {name: getattr(defaults, name) for name in grid[0]}
+    assert product in grid  # the product's own setting is among those tuned
