@@ -278,6 +278,11 @@ def collab_grid() -> list[dict[str, float]]:
     ]
 
 
+#: Weights tried for further signals, one signal at a time on top of the best of
+#: :func:`weight_grid` (a full grid with them would take several times longer).
+EXTRA_WEIGHTS: dict[str, tuple[float, ...]] = {"crew": (0.1, 0.2, 0.4), "metadata": (0.1, 0.2)}
+
+
 def weight_grid() -> list[dict[str, float]]:
     """Blend weights tried on validation data, relative to the collaborative signal's 1 (content
     signals earn weights near collab's on ml-latest-small's validation parts, so the grid
@@ -300,15 +305,29 @@ def tune_weights(
     metric: str,
 ) -> tuple[dict[str, float], float]:
     """Blend weights from :func:`weight_grid` maximising ``metric`` against ``truth`` (the
-    validation items) for ``signals`` of models fitted without them; ties keep the earlier
-    (sparser) weights. Returns the weights normalised to sum 1 and the validation value."""
-    z = _normalised({name: signals[name] for name in weight_grid()[0]}, mask)
+    validation items) for ``signals`` of models fitted without them, then each
+    :data:`EXTRA_WEIGHTS` signal present in ``signals`` tried on top of the best; ties keep the
+    earlier (sparser) weights. Returns the weights normalised to sum 1 and the validation
+    value."""
+    names = [*weight_grid()[0], *(n for n in EXTRA_WEIGHTS if n in signals)]
+    z = _normalised({name: signals[name] for name in names}, mask)
+
+    def value(weights: Mapping[str, float]) -> float:
+        top = _fast_blend_top(z, weights, mask)
+        return ranking_metrics(_lists(users, top), truth, K)[metric]
+
     best, best_value = weight_grid()[0], -1.0
     for weights in weight_grid():
-        top = _fast_blend_top(z, weights, mask)
-        value = ranking_metrics(_lists(users, top), truth, K)[metric]
-        if value > best_value + 1e-9:
-            best, best_value = weights, value
+        current = value(weights)
+        if current > best_value + 1e-9:
+            best, best_value = weights, current
+    for name in names[len(best) :]:
+        base = {**best, name: 0.0}
+        best = base
+        for weight in EXTRA_WEIGHTS[name]:
+            current = value({**base, name: weight})
+            if current > best_value + 1e-9:
+                best, best_value = {**base, name: weight}, current
     total = sum(best.values())
     return {name: round(w / total, 4) for name, w in best.items()}, best_value
 
@@ -361,7 +380,7 @@ def tune_on_validation(
         matrices.append(_collab_matrix(fitted, users, params))
         per_user.append(_user_values(users, _top_k(matrices[-1], mask), truth, metric))
     pick = one_se_choice(np.array(per_user))
-    content = [name for name in weight_grid()[0] if name != "collab"]
+    content = [n for n in (*weight_grid()[0], *EXTRA_WEIGHTS) if n != "collab" and n in SIGNALS]
     signals = _signal_matrices(fitted, users, Weights().genre_weight, content)
     signals["collab"] = matrices[pick]
     weights, blend_value = tune_weights(signals, mask, truth, users, metric)

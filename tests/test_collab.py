@@ -18,6 +18,9 @@ from core.collab import (
     _mirror_upper,
     ease_weights,
     make_ranker,
+    rating_times,
+    time_windows,
+    weighted_row_sum,
 )
 from core.config import RankerSettings, Settings, SVDSettings
 from core.scoring import Query, Scorer
@@ -26,10 +29,13 @@ from tests.fixtures import ROMANCE, SCIFI
 from tests.scorer_contract import ScorerContract
 
 # Small models: the tiny catalogue has 20 movies, 40 users and two taste groups (so ALS gets
-# two factors; with more it overfits each user's few unwatched movies to zero).
+# two factors; with more it overfits each user's few unwatched movies to zero). Every tiny user
+# rates the other group's movies last, so profile recency (tested on its own below) is off.
 SMALL = Settings(
     svd=SVDSettings(n_factors=8, n_epochs=40),
-    ranker=RankerSettings(ease_lambda=20.0, als_factors=2, als_regularization=1.0, als_alpha=1.0),
+    ranker=RankerSettings(
+        ease_lambda=20.0, als_factors=2, als_regularization=1.0, als_alpha=1.0, recency_decay=0.0
+    ),
 )
 
 
@@ -297,3 +303,146 @@ def test_ease_on_movielens_smoke() -> None:
     result = evaluate_topn(ranker, train, test, users=users.tolist())
     assert result.users == 200
     assert result.ndcg > 0.3, result
+
+
+# ---------------------------------------------------------------------------------------------
+# Time: co-occurrence windows and profile recency
+# ---------------------------------------------------------------------------------------------
+def _with(settings: Settings, **ranker: float) -> Settings:
+    import dataclasses
+
+    return settings.replace(ranker=dataclasses.replace(settings.ranker, **ranker))
+
+
+def test_time_windows_follow_each_users_order() -> None:
+    # user 0 rated items 2, 0, 1 (in time), user 1 rated 1 then 2; item 3 is not kept.
+    matrix = sp.csr_matrix(np.array([[1, 1, 1, 1], [0, 1, 1, 0]], dtype=np.float32))
+    times = np.array([20.0, 30.0, 10.0, 40.0, 5.0, 6.0])  # aligned with matrix.data
+    kept = np.array([0, 1, 2])
+    windows = time_windows(matrix, times, kept, 2)
+    assert windows is not None
+    runs = {tuple(np.flatnonzero(row)) for row in windows.toarray()}
+    # consecutive pairs (2,0), (0,1) and (1,2); the last rating of each user runs alone
+    assert runs == {(0, 2), (0, 1), (1,), (1, 2), (2,)}
+    assert time_windows(matrix, np.zeros(6), kept, 2) is None  # no timestamps: no order
+
+
+def test_ease_weights_with_windows_match_closed_form() -> None:
+    rng = np.random.default_rng(2)
+    x = sp.csr_matrix((rng.random((40, 12)) < 0.3).astype(np.float32))
+    w = sp.csr_matrix((rng.random((60, 12)) < 0.2).astype(np.float32))
+    gram = x.toarray().T @ x.toarray() + 0.4 * w.toarray().T @ w.toarray()
+    inverse = np.linalg.inv(gram + 5.0 * np.eye(12))
+    expected = -inverse / np.diag(inverse)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(
+        ease_weights(x, 5.0, windows=w, window_weight=0.4), expected, atol=1e-5
+    )
+
+
+def test_windows_change_ease_only_when_on(tiny_catalog) -> None:
+    off = EASERanker(_with(SMALL, ease_window_weight=0.0)).fit(tiny_catalog)
+    on = EASERanker(SMALL).fit(tiny_catalog)
+    binary = tiny_catalog.user_items[:, off.kept].astype(np.float32)
+    binary.data[:] = 1.0
+    np.testing.assert_allclose(off.B, ease_weights(binary, 20.0), atol=1e-6)
+    assert not np.allclose(on.B, off.B)
+
+
+def test_rating_times_align_with_the_matrix(tiny_catalog) -> None:
+    matrix = tiny_catalog.user_items
+    times = rating_times(tiny_catalog, matrix)
+    ratings = tiny_catalog.ratings
+    pairs = zip(ratings["userId"], ratings["movieId"], strict=True)
+    expected = dict(zip(pairs, ratings["timestamp"], strict=True))
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    users = tiny_catalog.user_ids[rows]
+    movies = tiny_catalog.movie_ids[matrix.indices]
+    assert times.tolist() == [expected[(u, m)] for u, m in zip(users, movies, strict=True)]
+
+
+def test_weighted_row_sum_matches_a_dense_product() -> None:
+    rng = np.random.default_rng(3)
+    matrix = rng.random((50, 30)).astype(np.float32)
+    rows = rng.choice(50, size=20, replace=False)
+    weights = np.concatenate([np.full(8, 0.25), np.full(5, 1.0), rng.random(7) + 0.1])
+    expected = weights.astype(np.float32) @ matrix[rows]
+    np.testing.assert_allclose(weighted_row_sum(matrix, weights, rows), expected, rtol=1e-5)
+    # weights under 1e-4 of the largest are skipped
+    tiny = weights.copy()
+    tiny[0] = 1e-7
+    expected = np.delete(tiny, 0).astype(np.float32) @ matrix[np.delete(rows, 0)]
+    np.testing.assert_allclose(weighted_row_sum(matrix, tiny, rows), expected, rtol=1e-5)
+
+
+class TestRecency:
+    @pytest.fixture(scope="class")
+    @staticmethod
+    def ranker(tiny_catalog) -> EASERanker:
+        return EASERanker(_with(SMALL, recency_decay=2.0, recency_floor=0.1)).fit(tiny_catalog)
+
+    def test_latest_ratings_weigh_most(self, ranker, tiny_catalog) -> None:
+        profile = ranker._profile(Query(user_id=1))
+        ratings = tiny_catalog.ratings.query("userId == 1").set_index("movieId")
+        stamps = ratings.loc[tiny_catalog.movie_ids[profile.items], "timestamp"].to_numpy()
+        base = np.where(profile.explainable, 1.0, ranker.params.dislike_weight)
+        factor = profile.weights / base
+        newest = int(np.argmax(stamps))
+        assert factor[newest] == pytest.approx(1.0)
+        order = np.argsort(-stamps)
+        assert np.all(np.diff(factor[order]) <= 1e-7)  # older never weighs more
+        rank = np.argsort(order)  # no ties among user 1's timestamps
+        np.testing.assert_allclose(factor, 0.1 + 0.9 * np.exp(-rank / 2.0), rtol=1e-6)
+
+    def test_ties_share_a_rank(self, ranker) -> None:
+        times = np.array([5.0, 7.0, 7.0, 1.0])
+        np.testing.assert_allclose(
+            ranker._recency(times), 0.1 + 0.9 * np.exp(-np.array([2, 0, 0, 3]) / 2.0)
+        )
+
+    def test_new_ratings_count_as_latest(self, ranker) -> None:
+        profile = ranker._profile(Query(user_id=1, ratings={11: 5.0, 12: 4.5}))
+        weights = dict(zip(profile.items.tolist(), profile.weights.tolist(), strict=True))
+        catalog_item = ranker.history.item_of
+        assert weights[catalog_item[12]] == pytest.approx(1.0)  # the last one given
+        assert weights[catalog_item[11]] == pytest.approx(0.1 + 0.9 * np.exp(-0.5))
+        assert max(weights.values()) == pytest.approx(1.0)
+
+    def test_off_means_equal_weights(self, ranker, tiny_catalog) -> None:
+        plain = ranker.with_params(recency_decay=0.0)
+        assert plain.B is ranker.B  # query-time setting: the fitted model is shared
+        assert ranker.params.recency_decay == 2.0
+        profile = plain._profile(Query(user_id=1))
+        assert set(profile.weights.tolist()) <= {1.0, plain.params.dislike_weight}
+        np.testing.assert_allclose(
+            plain.score(Query(user_id=1)).values,
+            EASERanker(SMALL).fit(tiny_catalog).score(Query(user_id=1)).values,
+            rtol=1e-5,
+        )
+
+    def test_recent_taste_rises(self, ranker, tiny_catalog) -> None:
+        # User 1 loves sci-fi but rated two romance films last: with a recency decay the other
+        # romance films gain on the sci-fi ones (the next pick follows the latest ones).
+        romance, scifi = unseen(tiny_catalog, 1, ROMANCE), unseen(tiny_catalog, 1, SCIFI)
+
+        def romance_lead(scorer: EASERanker) -> float:
+            values = scorer.score(Query(user_id=1)).values
+            return float(values[romance].mean() - values[scifi].mean())
+
+        assert romance_lead(ranker) > romance_lead(ranker.with_params(recency_decay=0.0))
+
+    def test_times_survive_save_and_load(self, ranker, tmp_path: Path) -> None:
+        ranker.save(tmp_path)
+        loaded = CollabRanker.load(tmp_path)
+        np.testing.assert_array_equal(loaded.times, ranker.times)
+        np.testing.assert_allclose(
+            loaded.score(Query(user_id=3)).values, ranker.score(Query(user_id=3)).values
+        )
+
+    def test_als_folds_in_a_recency_weighted_history(self, tiny_catalog) -> None:
+        als = ALSRanker(_with(SMALL, recency_decay=2.0), num_threads=1).fit(tiny_catalog)
+        profile = als._profile(Query(user_id=1))
+        assert profile.trained_row is None  # reweighted history: folded in, not the trained row
+        assert np.isfinite(als.score(Query(user_id=1)).values).any()
+        plain = als.with_params(recency_decay=0.0, dislike_weight=1.0)  # the binary history
+        assert plain._profile(Query(user_id=1)).trained_row is not None

@@ -137,3 +137,15 @@ def test_collab_grid_starts_with_the_plain_profile() -> None:
     defaults = RankerSettings()
     product = {name: getattr(defaults, name) for name in grid[0]}
     assert product in grid  # the product's own setting is among those tuned
+
+
+def test_extra_signals_are_tried_on_top_of_the_grid() -> None:
+    rng = np.random.default_rng(4)
+    users = np.arange(30)
+    truth = {int(u): {int(u) % 20} for u in users}
+    signals = {name: rng.random((30, 20)).astype(np.float32) for name in SIGNALS}
+    signals["crew"][users, users % 20] += 0.5  # only the crew signal knows something
+    mask = np.ones((30, 20), dtype=bool)
+    weights, _ = evaluate.tune_weights(signals, mask, truth, users, "HitRate@10")
+    assert weights["crew"] > 0
+    assert set(weights) == {*evaluate.weight_grid()[0], *evaluate.EXTRA_WEIGHTS}
