@@ -136,12 +136,21 @@ def measure_queries(data: Path, env: dict[str, str], calls: int) -> dict[str, An
 def serve(data: str, calls: int) -> None:
     """Child mode: open the built engine and time the three request kinds (prints JSON)."""
     sys.path.insert(0, str(REPO))
-    from core.engine import Engine, check
+    from core.engine import Engine, build, check
+    from core.errors import ArtifactError
 
     t0 = time.perf_counter()
     # Load what the build child wrote without a staleness check: code edited in between (a
     # settings field added elsewhere) must not turn a timing run into a rebuild or an error.
-    engine = Engine.load(check(data).folder)
+    folder = check(data).folder
+    rebuilt: list[str] = []
+    try:
+        engine = Engine.load(folder)
+    except ArtifactError as err:  # a saved format changed since the build: redo only that part
+        rebuilt = sorted(err.components or [])
+        build(data, rebuild=set(rebuilt))
+        t0 = time.perf_counter()
+        engine = Engine.load(folder)
     engine.warm_up()
     opened = time.perf_counter() - t0
     users = engine.catalog.user_ids.tolist()
@@ -161,6 +170,7 @@ def serve(data: str, calls: int) -> None:
 
     result = {
         "open_s": opened,
+        "rebuilt_before_timing": rebuilt,
         "picks": timed(lambda i: engine.recommend(users[(i * stride) % len(users)], top=10)),
         "similar": timed(lambda i: engine.similar(ids[(i * 97) % len(ids)], top=10)),
         # A fresh text each call, so no query-embedding cache answers.
@@ -254,7 +264,8 @@ def main() -> None:
     Path(env["MOVIE_ARTIFACTS"]).mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores); "
           f"engine {args.engine}; scratch {args.scratch}", flush=True)  # fmt: skip
-    rows = []
+    rows: list[dict[str, Any]] = []
+    merged: list[dict[str, Any]] = []
     for label in labels:
         users, movies, ratings = SHAPES[label]
         data, generated = ensure_data(label, args.scratch, env)
@@ -267,24 +278,28 @@ def main() -> None:
         row |= measure_queries(data, env, args.calls)
         row["load_average"] = round(os.getloadavg()[0], 2)
         rows.append(row)
+        merged = save_rows(args.json_out, [row])  # after each size: a later failure keeps it
     print()
     print_table(rows)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    print(f"wrote {args.json_out}")
+    if rows:
+        print(write_png([r for r in merged if r.get("engine") == args.engine], args.png_out))
 
-    previous = []
-    if args.json_out.is_file():
-        previous = json.loads(args.json_out.read_text()).get("rows", [])
+
+def save_rows(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge ``rows`` into the JSON file (replacing the same size and engine); all rows."""
+    previous = json.loads(path.read_text()).get("rows", []) if path.is_file() else []
     fresh = {(r["size"], r["engine"]) for r in rows}
     keep = [r for r in previous if (r["size"], r.get("engine")) not in fresh]
     merged = sorted(keep + rows, key=lambda r: (r.get("engine", ""), r["ratings"]))
-    args.json_out.write_text(json.dumps({
+    path.write_text(json.dumps({
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
         "rows": merged,
     }, indent=1) + "\n")  # fmt: skip
-    print(f"wrote {args.json_out}")
-    print(write_png([r for r in merged if r.get("engine") == args.engine], args.png_out))
+    return merged
 
 
 if __name__ == "__main__":

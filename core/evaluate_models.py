@@ -367,11 +367,17 @@ def evaluate_ranking_models(
     recommended: dict[str, Any] = {}
     for number, (extra, per_split) in enumerate(on_defaults.items()):
         weight, gains = _default_weight({key: v[1] for key, v in per_split.items()})
-        recommended[extra] = {"weight": weight, "worst-protocol validation gain by weight": gains}
+        recommended[extra] = {
+            "weight": weight,
+            "worst-protocol validation gain by weight": gains,
+            **{f"validation {v[0]} ({key})": {str(w): round(x, 4) for w, x in v[1].items()}
+               for key, v in per_split.items()},
+        }  # fmt: skip
         for key, (metric, valid_values, tests) in per_split.items():
-            for w in (0.0, weight) if number == 0 else (weight,):
+            # The plain default blend once per protocol, then each signal at its chosen weight.
+            for w in dict.fromkeys((0.0, weight) if number == 0 else (weight,)):
                 if w == 0 and number > 0:
-                    continue  # the plain default blend is listed once per protocol
+                    continue
                 label = "blend, default weights" + (f" + {LABELS[extra]} {w}" if w else "")
                 crew_rows.append({"protocol": key, "model": label, "weight": w,
                                   f"validation {metric}": valid_values[w], **tests[w]})  # fmt: skip
@@ -706,7 +712,8 @@ def evaluate_cluster_search(
         f"combinations clustered with community detection ({clusters.n_clusters} clusters); a "
         "two-stage search keeps only the movies of the clusters nearest the request's vector, "
         "then runs the same retrieval inside them. 'catalogue searched' = share of movies left "
-        "after stage one; times include the constraint parsing, not the text encoding.",
+        "after stage one; times include the constraint parsing and, for two stages, building "
+        "the exclusion filter of the other clusters' movies, not the text encoding.",
         rows,
         {"largest clusters": {row.name: int(row.movies) for row in
                               clusters.table().head(8).itertuples()}},
