@@ -20,8 +20,9 @@ import abc
 import dataclasses
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -46,6 +47,85 @@ EASE_MIN_ITEM_RATINGS = 2
 #: SGD applies, once per rating) but at least this: with a handful of ratings ``reg_all * 5`` lets
 #: 100 factors overfit (held-out RMSE, 5 ratings: 0.905 without the floor, 0.890 with 3).
 SVD_FOLD_IN_FLOOR = 3.0
+
+
+class _UserRatings:
+    """One user's ``(inner item id, rating)`` pairs for Surprise, re-iterable, stored compactly.
+
+    Surprise's SGD only iterates ``trainset.ur[u]`` for pairs; two tuples of shared Python
+    objects (one int per item, one float per distinct rating) cost 16 bytes a rating against
+    ~110 for its own list of fresh ``(int, float)`` tuples.
+    """
+
+    __slots__ = ("items", "ratings")
+
+    def __init__(self, items: tuple[int, ...], ratings: tuple[float, ...]) -> None:
+        self.items = items
+        self.ratings = ratings
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        return zip(self.items, self.ratings, strict=True)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _shared(pool: list[Any], codes: np.ndarray) -> tuple[Any, ...]:
+    """``tuple(pool[c] for c in codes)`` at C speed, sharing ``pool``'s objects."""
+    if len(codes) == 0:
+        return ()
+    picked = itemgetter(*codes.tolist())(pool)
+    return picked if len(codes) > 1 else (picked,)
+
+
+def lean_trainset(
+    ratings: pd.DataFrame, scale: tuple[float, float]
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """A Surprise ``Trainset`` of ``ratings`` (``userId``, ``movieId``, ``rating``) built without
+    ``Dataset.load_from_df``; also the raw user and movie ids of the inner ids.
+
+    Written here because Surprise's loader keeps every rating as Python tuples three times over
+    (the raw list, ``ur`` and ``ir``): 3.6 GiB of RSS for 10M ratings, past the 12 GiB budget
+    at 32M. Inner ids follow the order of first appearance and each user's pairs the frame's
+    order, exactly as Surprise numbers them, so the SGD sees the same sequence and fits the
+    same parameters (checked in tests/test_collab.py). ``ir`` maps items to empty tuples:
+    SVD never reads it.
+    """
+    from surprise import Trainset
+
+    users = ratings["userId"].to_numpy()
+    movies = ratings["movieId"].to_numpy()
+    raw_users, user_codes = _first_appearance(users)
+    raw_items, item_codes = _first_appearance(movies)
+    values, value_codes = np.unique(ratings["rating"].to_numpy(np.float64), return_inverse=True)
+    item_pool = list(range(len(raw_items)))
+    value_pool = [float(v) for v in values]
+    order = np.argsort(user_codes, kind="stable")  # the frame's order within each user
+    bounds = np.searchsorted(user_codes[order], np.arange(len(raw_users) + 1))
+    ur = {}
+    for u in range(len(raw_users)):
+        rows = order[bounds[u] : bounds[u + 1]]
+        ur[u] = _UserRatings(_shared(item_pool, item_codes[rows]),
+                             _shared(value_pool, value_codes[rows]))  # fmt: skip
+    trainset = Trainset(
+        ur,
+        dict.fromkeys(range(len(raw_items)), ()),
+        len(raw_users),
+        len(raw_items),
+        len(ratings),
+        scale,
+        {raw: inner for inner, raw in enumerate(raw_users.tolist())},
+        {raw: inner for inner, raw in enumerate(raw_items.tolist())},
+    )
+    return trainset, raw_users, raw_items
+
+
+def _first_appearance(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``ids`` in order of first appearance, and each element's position among them."""
+    unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(unique))
+    return unique[np.argsort(first, kind="stable")], rank[inverse]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,16 +165,13 @@ class SVDRating(Scorer):
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, catalog: Catalog) -> SVDRating:
         """Train Surprise SVD on ``catalog.ratings`` and copy its parameters into arrays."""
-        from surprise import SVD, Dataset, Reader  # heavy import, only needed to train
+        from surprise import SVD  # heavy import, only needed to train
 
         start = time.perf_counter()
         self.scale = (float(catalog.report.rating_scale[0]), float(catalog.report.rating_scale[1]))
         self.n_items = catalog.n_items
         self.history = RatingHistory.from_catalog(catalog)
-        frame = catalog.ratings[["userId", "movieId", "rating"]]
-        trainset = Dataset.load_from_df(
-            frame, Reader(rating_scale=self.scale)
-        ).build_full_trainset()
+        trainset, raw_users, raw_items = lean_trainset(catalog.ratings, self.scale)
         p = self.params
         algo = SVD(
             n_factors=p.n_factors,
@@ -105,9 +182,7 @@ class SVDRating(Scorer):
             biased=True,
         )
         algo.fit(trainset)
-        # Surprise numbers users/items in order of appearance; map its inner ids to ours.
-        raw_items = np.array([trainset.to_raw_iid(i) for i in range(trainset.n_items)])
-        raw_users = np.array([trainset.to_raw_uid(u) for u in range(trainset.n_users)])
+        # Inner ids are numbered in order of appearance, as Surprise does; map them to ours.
         items = catalog.items_for(raw_items.astype(np.int64))
         rows = np.searchsorted(self.history.user_ids, raw_users.astype(np.int64))
         k = p.n_factors

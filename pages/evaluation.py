@@ -14,14 +14,21 @@ st.title("Offline evaluation")
 
 if not files:
     data = ui.data_arg()
-    command = "python -m core evaluate" + (f' --data "{data}"' if data else "")
+    command = (
+        "python -m core evaluate" + (f' --data "{data}"' if data else "") + " --queries FILE.jsonl"
+    )
     st.info(
         f"No evaluation results for **{engine.catalog.name}** yet. Produce them from a shell "
-        "in the project folder (this takes a few minutes):",
+        "in the project folder (every part together takes about half an hour on 2 cores):",
         icon=":material/lab_research:",
     )
     st.code(command, language="bash")
-    st.caption(f"Results are read from `{folder}/*.json`; reload this page afterwards.")
+    st.caption(
+        "`FILE.jsonl` holds one request per line with its answer, "
+        '`{"query": "...", "movieId": 123}`; the search and genre-cluster search parts only run '
+        "with it; `--parts` picks a subset of rating, ranking, search, models. Results are read "
+        f"from `{folder}/*.json`; reload this page afterwards."
+    )
     st.stop()
 
 tables, errors = ui.read_evaluation(ui.evaluation_stamp(files))
@@ -31,7 +38,7 @@ if not tables:
     st.stop()
 st.caption(
     f"{len(tables)} result table{'s' * (len(tables) != 1)} for **{engine.catalog.name}** "
-    f"from `{folder}`. Re-run `python -m core evaluate` to refresh them."
+    f"from `{folder}`. Re-run `python -m core evaluate --queries FILE.jsonl` to refresh them."
 )
 
 for table in tables:

@@ -1,14 +1,15 @@
 """Real-browser tests: ``streamlit run`` on the built-in data, driven by Debian's Chromium.
 
 Measures the time from starting the server to the first answered chat message, checks every
-page renders without an exception box, saves screenshots (``tests/_screenshots/`` and the two
-README images in ``docs/screenshots/``) and checks that eight tabs asking in turn each get
-their answer within two seconds.
+page renders without an exception box, saves screenshots (``tests/_screenshots/``; the two
+README images in ``docs/screenshots/`` too when ``UPDATE_DOC_SCREENSHOTS=1``) and checks that
+eight tabs asking in turn each get their answer within two seconds.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -161,7 +162,7 @@ def screenshot(page: object, name: str, *, height: int = 1500, doc: bool = False
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path))  # type: ignore[attr-defined]
     page.set_viewport_size({"width": 1440, "height": 1000})  # type: ignore[attr-defined]
-    if doc:
+    if doc and os.environ.get("UPDATE_DOC_SCREENSHOTS") == "1":  # README images: on request only
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOC_SHOTS / f"{name}.png")
     return path

@@ -17,6 +17,7 @@ from core.collab import (
     SVDRating,
     _mirror_upper,
     ease_weights,
+    lean_trainset,
     make_ranker,
     rating_times,
     time_windows,
@@ -446,3 +447,27 @@ class TestRecency:
         assert np.isfinite(als.score(Query(user_id=1)).values).any()
         plain = als.with_params(recency_decay=0.0, dislike_weight=1.0)  # the binary history
         assert plain._profile(Query(user_id=1)).trained_row is not None
+
+
+def test_lean_trainset_fits_what_surprise_fits(tiny_catalog) -> None:
+    """Same inner ids, same pair order, hence the very same SGD parameters as Surprise's own
+    loader; users and movies appear shuffled so first-appearance numbering matters."""
+    from surprise import SVD, Dataset, Reader
+
+    frame = tiny_catalog.ratings[["userId", "movieId", "rating"]].sample(frac=1.0, random_state=3)
+    scale = (0.5, 5.0)
+    lean, raw_users, raw_items = lean_trainset(frame, scale)
+    full = Dataset.load_from_df(frame, Reader(rating_scale=scale)).build_full_trainset()
+    assert [full.to_raw_uid(u) for u in range(full.n_users)] == raw_users.tolist()
+    assert [full.to_raw_iid(i) for i in range(full.n_items)] == raw_items.tolist()
+    assert list(lean.all_ratings()) == list(full.all_ratings())
+    assert lean.global_mean == full.global_mean
+    fitted = [SVD(n_factors=4, n_epochs=5, random_state=0).fit(t) for t in (lean, full)]
+    for name in ("bu", "bi", "pu", "qi"):
+        np.testing.assert_array_equal(getattr(fitted[0], name), getattr(fitted[1], name))
+
+
+def test_lean_trainset_of_no_ratings() -> None:
+    frame = pd.DataFrame({"userId": [], "movieId": [], "rating": []})
+    trainset, users, items = lean_trainset(frame, (0.5, 5.0))
+    assert trainset.n_ratings == 0 and len(users) == 0 and len(items) == 0

@@ -149,3 +149,91 @@ def test_extra_signals_are_tried_on_top_of_the_grid() -> None:
     weights, _ = evaluate.tune_weights(signals, mask, truth, users, "HitRate@10")
     assert weights["crew"] > 0
     assert set(weights) == {*evaluate.weight_grid()[0], *evaluate.EXTRA_WEIGHTS}
+
+
+BASELINES = [
+    "Surprise SVD defaults ranked by predicted rating",
+    f"item-kNN (implicit cosine, K {evaluate.ITEM_KNN_K})",
+    "BPR (implicit, defaults)",
+    "implicit ALS",
+]
+
+
+def test_public_baselines_are_rows_of_both_protocols(spied) -> None:
+    for section in (spied["stratified"], spied["loo"]):
+        models = [row["model"] for row in section.rows]
+        # right after the product's SVD row, before the collaborative rows
+        assert models[2 : 2 + len(BASELINES)] == BASELINES
+        for row in section.rows[2 : 2 + len(BASELINES)]:
+            values = [v for k, v in row.items() if k != "model"]
+            assert values and all(np.isfinite(v) and 0.0 <= v <= 1.0 for v in values)
+        assert set(section.chosen["baselines"]) == {
+            "Surprise SVD defaults", "item-kNN", "BPR", "implicit ALS"
+        }  # fmt: skip
+        assert "Public baselines" in section.protocol
+
+
+def test_baseline_matrices_are_seeded_and_know_only_training_movies(tiny_catalog) -> None:
+    train, _ = stratified_split(tiny_catalog.ratings, 0.25, 42)
+    held = int(train["movieId"].iloc[0])
+    train = train[train["movieId"] != held]  # a movie nobody rated in training
+    part = evaluate.subset_catalog(tiny_catalog, train)
+    users = np.array([*np.unique(train["userId"])[:5], 999_999])  # the last one is unknown
+    first, chosen = evaluate.baseline_matrices(part, users, SETTINGS)
+    again, _ = evaluate.baseline_matrices(part, users, SETTINGS)
+    assert list(first) == BASELINES
+    assert chosen["BPR"]["seed"] == 42 and chosen["item-kNN"]["K"] == evaluate.ITEM_KNN_K
+    column = tiny_catalog.item_of[held]
+    for name, matrix in first.items():
+        assert matrix.shape == (len(users), tiny_catalog.n_items), name
+        np.testing.assert_array_equal(matrix, again[name])  # fixed seeds, one thread
+        assert np.isnan(matrix[:, column]).all(), name
+        assert np.isnan(matrix[-1]).all(), name
+        assert np.isfinite(matrix[:-1]).any(axis=1).all(), name
+
+
+def test_rating_part_has_knn_baseline_and_grid_searched_svd(tiny_catalog) -> None:
+    grid = evaluate.svd_param_grid({"n_factors": (2,), "n_epochs": (2, 5), "reg_all": (0.02,)})
+    section = evaluate.evaluate_rating(tiny_catalog, SETTINGS, folds=3, svd_grid=grid)
+    rows = {row["model"]: row for row in section.rows}
+    for model in (
+        "Surprise SVD, defaults",
+        "Surprise KNNBaseline (item-based, pearson_baseline)",
+        "Surprise SVD tuned by grid search on validation",
+    ):
+        assert np.isfinite([rows[model]["RMSE"], rows[model]["MAE"]]).all(), model
+        assert 0.0 < rows[model]["RMSE"] < 5.0 and rows[model]["fit_s"] >= 0.0
+    searched = section.chosen["svd grid search per fold"]
+    assert len(searched) == 3
+    for chosen in searched:
+        assert {k: v for k, v in chosen.items() if k != "validation RMSE"} in grid
+        assert np.isfinite(chosen["validation RMSE"])
+    assert section.chosen["svd grid searched"] == {
+        "n_factors": [2], "n_epochs": [2, 5], "reg_all": [0.02]
+    }  # fmt: skip
+
+
+def test_svd_grid_search_uses_only_its_training_part() -> None:
+    rng = np.random.default_rng(5)
+    users, movies = rng.integers(0, 30, 600), rng.integers(0, 40, 600)
+    train = pd.DataFrame({"userId": users, "movieId": movies,
+                          "rating": np.clip(3 + (users % 3) - (movies % 2), 0.5, 5.0)})  # fmt: skip
+    train = train.drop_duplicates(["userId", "movieId"])
+    grid = [{"n_factors": 2, "n_epochs": 1, "lr_all": 0.0001}, {"n_factors": 2, "n_epochs": 30}]
+    params, rmse = evaluate.grid_search_svd(train, (0.5, 5.0), grid=grid)
+    assert params == grid[1]  # one epoch at a tiny learning rate cannot learn the biases
+    assert 0.0 <= rmse < 1.0
+    assert evaluate.svd_param_grid()[0] == {
+        name: values[0] for name, values in evaluate.SVD_GRID.items()
+    }
+    assert len(evaluate.svd_param_grid()) == int(
+        np.prod([len(v) for v in evaluate.SVD_GRID.values()])
+    )
+
+
+def test_knn_baseline_is_skipped_when_its_matrices_would_not_fit(tiny_catalog, monkeypatch) -> None:
+    monkeypatch.setattr(evaluate, "KNN_BASELINE_MAX_ITEMS", 5)
+    grid = [{"n_factors": 2, "n_epochs": 2}]
+    section = evaluate.evaluate_rating(tiny_catalog, SETTINGS, folds=2, svd_grid=grid)
+    assert not any("KNNBaseline" in row["model"] for row in section.rows)
+    assert "KNNBaseline skipped" in section.protocol

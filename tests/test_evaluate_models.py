@@ -33,3 +33,11 @@ def test_every_section_is_produced(tiny_engine, tiny_settings) -> None:
     assert all(r["recall@10 vs exact"] == 1.0 for r in exact)
     assert sections["cluster_search"].rows[0]["queries"] == 2  # the unknown answer is skipped
     assert "verdict" in sections["crew_metadata"].chosen
+    assert sections["crew_metadata"].seconds > 0  # timed, not left at 0 s
+    for key in ("stratified", "loo"):
+        models = [row["model"] for row in sections[f"twotower_ranking_{key}"].rows]
+        # default recency here, unlike ranking_*.json's tuned rows: the labels say so
+        assert "blend, weights tuned on validation (default recency)" in models
+        assert any(m.startswith("collaborative signal") and "default recency" in m
+                   for m in models)  # fmt: skip
+        assert "blend, weights tuned on validation" not in models
