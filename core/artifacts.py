@@ -37,6 +37,7 @@ TRACKED_LIBRARIES = (
     "implicit",
     "torch",
     "sentence-transformers",
+    "transformers",
     "bm25s",
 )
 

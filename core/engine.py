@@ -89,6 +89,17 @@ COMPONENT_VERSIONS: dict[str, int] = {
     "twotower": 2,  # 2: text vectors read from the movie inputs, not stored twice
 }
 
+#: Libraries whose upgrade makes a component's saved numbers disagree with what the running code
+#: computes (movie vectors from another torch/transformers encode queries differently; a new
+#: bm25s may tokenise or store differently). Arrays and JSON still load: these are rebuilt
+#: for consistency, not because they cannot be read.
+VERSION_SENSITIVE: dict[str, tuple[str, ...]] = {
+    "semantic": ("torch", "sentence-transformers", "transformers"),
+    "search": ("torch", "sentence-transformers", "transformers", "bm25s"),
+    "metadata": ("torch", "sentence-transformers", "transformers"),
+    "twotower": ("torch", "sentence-transformers", "transformers"),
+}
+
 #: Build order (later components may use earlier ones).
 COMPONENTS: tuple[str, ...] = tuple(COMPONENT_VERSIONS)
 
@@ -247,6 +258,8 @@ def check(
                 status.stale[name] = f"built by the {built_by} engine, {engine} asked"
             else:
                 status.stale[name] = "settings changed"
+        elif changed := _upgraded(manifest.versions, VERSION_SENSITIVE.get(name, ())):
+            status.stale[name] = f"library upgraded ({changed})"
         else:
             try:
                 verify_component(folder, name, manifest)
@@ -254,6 +267,19 @@ def check(
             except ArtifactError as err:
                 status.stale[name] = str(err)
     return status
+
+
+def _upgraded(recorded: dict[str, str], libraries: tuple[str, ...]) -> str:
+    """``"torch 2.13.0 -> 2.14.0"`` for each of ``libraries`` whose installed version differs
+    from the one the manifest recorded (libraries it did not record are not judged)."""
+    if not libraries:
+        return ""
+    now = library_versions()
+    return ", ".join(
+        f"{lib} {recorded[lib]} -> {now.get(lib, 'missing')}"
+        for lib in libraries
+        if lib in recorded and recorded[lib] != now.get(lib, "missing")
+    )
 
 
 # -- component build / load -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -40,6 +41,21 @@ def test_changed_data_and_settings_are_detected(tmp_path, tiny_data_dir, tiny_se
     assert set(stale) >= {"catalog", "svd", "collab"} and "data changed" in stale["catalog"]
     with pytest.raises(ArtifactError, match="need rebuilding"):
         Engine.open(data, settings, rebuild="never")
+
+
+def test_library_upgrade_marks_dependent_components_stale(tmp_path, tiny_data_dir, tiny_settings):
+    settings = tiny_settings.replace(artifacts_dir=tmp_path / "art")
+    build(tiny_data_dir, settings)
+    folder = check(tiny_data_dir, settings).folder
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["versions"]["torch"] = "0.0.1"
+    manifest_path.write_text(json.dumps(manifest))
+    stale = check(tiny_data_dir, settings).stale
+    assert set(stale) == {"semantic", "search", "metadata", "twotower"}
+    assert "torch 0.0.1 -> " in stale["semantic"]
+    build(tiny_data_dir, settings)
+    assert check(tiny_data_dir, settings).up_to_date
 
 
 def test_damaged_artifact_is_rebuilt_or_reported(tmp_path, tiny_data_dir, tiny_settings):
