@@ -370,7 +370,9 @@ def movie_columns() -> dict[str, Any]:
         "Year": cc.TextColumn("Year", width=50),
         "Genres": cc.TextColumn("Genres", width=150),
         "Predicted": cc.TextColumn(
-            "Predicted", help="Predicted rating for the selected user (SVD)", width="small"
+            "Predicted",
+            help="Predicted rating for the selected user (SVD + item/user kNN, stacked)",
+            width="small",
         ),
         "Match": cc.ProgressColumn(
             "Match",
@@ -518,6 +520,12 @@ def answer_prompt(
     results = plain_records(answer.items[cols])
     if results:
         content = answer.reply()
+    elif not answer.understood and answer.notes:
+        # Nothing understood ("more like the second one" before any answer): the search's
+        # own note is the reply.
+        first = str(answer.notes[0])
+        notes.remove(first)
+        content = first[:1].upper() + first[1:]
     else:
         content = answer.reply() + " I found nothing that fits all of it."
     return {

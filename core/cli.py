@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +22,17 @@ from core.config import Settings
 from core.errors import DataError, WorkbenchError
 
 EXIT_BAD_INPUT = 2
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (``--top 0`` would list nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
         if top:
-            p.add_argument("--top", type=int, default=10, help="how many movies (default 10)")
+            p.add_argument(
+                "--top", type=_positive_int, default=10, help="how many movies (default 10)"
+            )
 
     p = sub.add_parser("build", help="build or refresh the artifacts of a data set")
     common(p, top=False)
@@ -114,7 +128,9 @@ def _parser() -> argparse.ArgumentParser:
         help='JSONL with {"query": ..., "movieId": ...} per line (needed for search)',
     )
 
-    p = sub.add_parser("predict", help="SVD predicted ratings for (userId, movieId) pairs")
+    p = sub.add_parser(
+        "predict", help="predicted ratings (stacked SVD + kNN) for (userId, movieId) pairs"
+    )
     common(p, top=False)
     p.add_argument("--pairs", type=Path, required=True, help="CSV with userId,movieId columns")
 
@@ -262,7 +278,9 @@ def _metric(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else f"{value:,}"
 
 
-def _parse_ratings(text: str) -> dict[int, float]:
+def _parse_ratings(text: str, scale: tuple[float, float] = (0.5, 5.0)) -> dict[int, float]:
+    """``"1=5,260=4.5"`` as ``{movieId: rating}``, each rating within the catalogue's ``scale``."""
+    low, high = (float(v) for v in scale)
     ratings: dict[int, float] = {}
     for part in text.split(","):
         if not part.strip():
@@ -272,6 +290,11 @@ def _parse_ratings(text: str) -> dict[int, float]:
             ratings[int(movie)] = float(rating)
         except ValueError as err:
             raise WorkbenchError(f"Cannot read rating {part!r}; use MOVIEID=RATING,...") from err
+        value = ratings[int(movie)]
+        if not (math.isfinite(value) and low <= value <= high):
+            raise WorkbenchError(
+                f"Rating {part.strip()!r} is outside this catalogue's scale {low:g}-{high:g}."
+            )
     if not ratings:
         raise WorkbenchError("--rate needs at least one MOVIEID=RATING pair.")
     return ratings
@@ -341,7 +364,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             picks = engine.recommend(int(user), filters=filters, top=args.top, model=args.model)
             print(json.dumps({"userId": int(user), "movieIds": picks.items["movieId"].tolist()}))
         return 0
-    ratings = _parse_ratings(args.rate) if args.rate else None
+    scale = engine.catalog.report.rating_scale
+    ratings = _parse_ratings(args.rate, scale) if args.rate else None
     result = engine.recommend(args.user, ratings, filters=filters, top=args.top, model=args.model)
     who = f"user {args.user}" if args.user is not None else "your ratings"
     for note in result.notes:

@@ -864,7 +864,7 @@ class Engine:
         ``clusters > 0`` searches in two stages: only the movies of the genre clusters
         nearest the request (:attr:`genre_clusters`), then the usual retrieval inside them.
         """
-        from core.query import parse_request
+        from core.query import NO_EARLIER_ANSWER, parse_request
 
         if text is None or not text.strip() or not re.search(r"\w", text):
             raise EmptyQuery()
@@ -901,7 +901,7 @@ class Engine:
         frame = results_frame(self.catalog, items, blend, list(hits.reasons), predicted)
         new_state = request.next_state(frame["movieId"].tolist())
         notes = list(getattr(hits, "notes", []))
-        if frame.empty:
+        if frame.empty and NO_EARLIER_ANSWER not in notes:  # that note already says why
             notes.append("Nothing matches all of that; try fewer constraints.")
         understood = request.understood()
         if cluster_names:

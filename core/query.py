@@ -31,6 +31,9 @@ NARRATIVE_WORDS = 30
 
 Popularity = Literal["popular", "hidden"]
 
+#: The note of a follow-up ("more like the second one", "older") sent before any answer.
+NO_EARLIER_ANSWER = "there's no earlier answer to refer to yet — describe a movie first"
+
 # -- genres ------------------------------------------------------------------------------------
 # Surface forms (lower case, regex fragments) -> MovieLens genres. Only genres present in the
 # catalogue are used. "war" alone is left out on purpose: "Star Wars", "war hero", "at war".
@@ -97,6 +100,15 @@ _NEGATION_BEFORE = re.compile(
 )
 # "horror-free", "no horror please" handled above; "X free" is rare enough to skip.
 
+# Genre words that are also strong plot keywords ("a heist movie with a twist"): they set the
+# genre and stay in the search text too, where they find the heists themselves (and keep "twist"
+# from pulling up "Oliver Twist" on its own).
+_PLOT_GENRE_WORDS = re.compile(
+    r"^(?:heists?|gangsters?|mafia|mobsters?|slashers?|cowboys?|whodunn?its?|fairy[\s-]?tales?|"
+    r"sword and sorcery|pixar|animes?|world war (?:ii|2|two|i|1|one)|ww(?:ii|2|i|1)|wartime)$",
+    re.I,
+)
+
 # Genre words that describe a plot rather than its genre inside a long description ("the
 # kids find a map", "an action scene"): used as genres only in short requests.
 _VAGUE_IN_STORIES = frozenset(
@@ -145,9 +157,10 @@ _AROUND_RE = re.compile(
     rf"\b(?:around|circa|about|approximately|roughly|c\.)\s+(?P<y>{_Y})\b(?!s)", re.I
 )
 # A year that clearly dates the film ("released in 2005", "from 2005", "(2005)", "[2005]").
+# Also future years ("horror from 2050"), to say they were ignored rather than drop them quietly.
 _DATED_YEAR_RE = re.compile(
     rf"(?:\b(?:released|came out|made|filmed|premiered|aired)\s+(?:in\s+|around\s+)?"
-    rf"|\bfrom\s+|[\[(]\s*)(?P<y>{_Y})\b(?!s)",
+    rf"|\bfrom\s+|[\[(]\s*)(?P<y>{_Y}|20[5-9]\d|21\d\d)\b(?!s)",
     re.I,
 )
 _BARE_YEAR_RE = re.compile(rf"(?<![\w$])(?P<y>{_Y})(?![\w%])")
@@ -208,6 +221,20 @@ _FOLLOW_UP_START = re.compile(
     r"actually|rather|maybe|what if|then|too|any|less|more|without|no|not|exclude|remove|drop|"
     r"except|skip)\b",
     re.I,
+)
+# A message that points into an earlier answer: "more like the second one", "the 3rd one
+# please", "like #2". Anchored at the start so "like Alien, the first one" stays a title request.
+_ORDINAL_FOLLOW_UP = re.compile(
+    r"^(?:(?:ok(?:ay)?|and|now|so|but|then|hmm+)[,\s]+)?"
+    r"(?:(?:something|anything|movies?|films?|more|even|just|a\s+bit)\s+)*"
+    r"(?:(?:like|than|similar\s+to)\s+(?:the\s+)?#\s*\d{1,2}\b"
+    rf"|(?:(?:like|than|similar\s+to)\s+)?the\s+(?:{'|'.join(_ORDINALS)})\s+ones?\b)",
+    re.I,
+)
+# Words allowed around a bare "older"/"newer" that is only a refinement of an earlier answer.
+_BARE_SHIFT_WORDS = frozenset(
+    """something anything please pls plz one ones ok okay and but now then maybe a bit little
+    even much slightly go""".split()  # noqa: SIM905
 )
 _REFERENCE_TRIGGER = re.compile(
     r"(?:\b(?P<head>movies?|films?|something|anything|stuff|ones?|shows?)\s+)?"
@@ -339,12 +366,14 @@ class ParsedRequest:
         return self.year_min is not None or self.year_max is not None
 
     def is_empty(self) -> bool:
-        """True when there is nothing to search with (no text, reference, genre or year)."""
+        """True when there is nothing to search with (no text, reference, genre, exclusion,
+        year or popularity wish)."""
         return not (
             self.text.strip()
             or self.reference_id is not None
             or self.include_genres
             or self.prefer_genres
+            or self.exclude_genres
             or self.has_years
             or self.popularity
         )
@@ -410,6 +439,7 @@ class _TitleKeys:
         self.n_ratings = catalog.rating_stats["n_ratings"].to_numpy(dtype=np.int64)
         years = self.years[np.isfinite(self.years)]
         self.max_year = int(years.max()) if len(years) else 2020
+        self.min_year = int(years.min()) if len(years) else 1880
         self.exact: dict[str, list[int]] = {}
         shown = movies["display_title"].fillna("").astype(str).tolist()
         for item, title in enumerate(shown):
@@ -603,7 +633,13 @@ def parse_request(
     request.narrative = n_words > NARRATIVE_WORDS
     spans = _Spans()
     genres = set(catalog.genre_names)
-    max_year = _TITLE_KEYS.get(catalog).max_year
+    keys = _TITLE_KEYS.get(catalog)
+    max_year, min_year = keys.max_year, keys.min_year
+    if not request.narrative and _needs_earlier_answer(cleaned, previous):
+        # "more like the second one" or a bare "older" with nothing before it: say so, rather
+        # than search for "Seconds (1966)" or the word "older".
+        request.notes.append(NO_EARLIER_ANSWER)
+        return request
 
     # Follow-up markers first: they decide how the rest combines with the previous turn.
     follow_ref: int | None = None
@@ -689,6 +725,11 @@ def parse_request(
     for match in _DATED_YEAR_RE.finditer(cleaned):
         if not spans.taken(*match.span("y")):
             year = int(match.group("y"))
+            if not min_year <= year <= max_year:
+                if not request.narrative:  # in a story "a girl from 2077" is plot, kept
+                    _ignore_year(request, year)
+                    spans.add(*match.span())
+                continue
             # In a long description a dated year is still a memory: allow a little slack.
             windows.append((year - 1, year + 1) if request.narrative else (year, year))
             spans.add(*match.span("y"))
@@ -698,7 +739,10 @@ def parse_request(
         for match in _BARE_YEAR_RE.finditer(cleaned):
             if not spans.taken(*match.span()):
                 year = int(match.group("y"))
-                windows.append((year, year))
+                if min_year <= year <= max_year:
+                    windows.append((year, year))
+                else:
+                    _ignore_year(request, year)
                 spans.add(*match.span())
     for match in _LAST_YEARS_RE.finditer(cleaned):
         if spans.taken(*match.span()):
@@ -768,7 +812,8 @@ def parse_request(
         for genre in found:
             if genre not in target:
                 target.append(genre)
-        spans.add(*match.span())
+        if not _PLOT_GENRE_WORDS.match(term):
+            spans.add(*match.span())
     if only:
         for match in _ONLY_RE.finditer(cleaned):
             spans.add(*match.span())
@@ -809,6 +854,31 @@ def parse_request(
     if previous is not None and _is_follow_up(request, previous, follow_ref, shift, cleaned):
         request = _merge(request, previous, catalog, shift, max_year)
     return request
+
+
+def _ignore_year(request: ParsedRequest, year: int) -> None:
+    """Note a release year the catalogue has no movies from (it is ignored)."""
+    note = f"no movies from {year} in this catalogue: ignored the year"
+    if note not in request.notes:
+        request.notes.append(note)
+
+
+def _needs_earlier_answer(cleaned: str, previous: SearchState | None) -> bool:
+    """A follow-up that only makes sense after an answer ("more like the second one", a bare
+    "older"), sent when there is none. Conservative: only a message that starts with the
+    ordinal reference, or "older"/"newer" with nothing but filler words around it."""
+    if previous is not None and previous.result_ids:
+        return False
+    if _ORDINAL_FOLLOW_UP.match(cleaned):
+        return True
+    if previous is not None and previous.query.strip():
+        return False  # "older" still shifts the previous request's window
+    if not (_OLDER_RE.search(cleaned) or _NEWER_RE.search(cleaned)):
+        return False
+    if _OLD_RE.search(cleaned) or _RECENT_RE.search(cleaned):
+        return False  # "older movies", "more recent": a request of their own
+    rest = _NEWER_RE.sub(" ", _OLDER_RE.sub(" ", cleaned)).lower()
+    return all(word in _BARE_SHIFT_WORDS for word in re.findall(r"[\w']+", rest))
 
 
 def _combine_windows(

@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from core.blend import Filters
 from core.catalog import Catalog
 from core.errors import ArtifactError
-from core.query import ParsedRequest, clean_request
+from core.query import NO_EARLIER_ANSWER, ParsedRequest, clean_request
 
 if TYPE_CHECKING:
     import bm25s
@@ -433,8 +433,10 @@ class SearchIndex:
         mask, genres_enforced = self._constraints(request, filters, notes, top)
         if request.reference_item is not None and 0 <= request.reference_item < n:
             mask[request.reference_item] = False  # the reference is not its own answer
-        if request.is_empty():
-            return self._empty([*notes, "Nothing to search for: describe a movie."])
+        if request.is_empty() and not _constrains(filters):
+            if NO_EARLIER_ANSWER not in notes:
+                notes.append("Nothing to search for: describe a movie.")
+            return self._empty(notes)
         if n == 0 or not mask.any():
             return self._empty([*notes, "No movie passes these constraints."] if n else notes)
 
@@ -477,8 +479,10 @@ class SearchIndex:
             pool = np.flatnonzero(retrieval)
             parts["reference"] = weight * _scale(similarity, pool)
             total += parts["reference"]
-        if not retrieval.any():
-            # Only constraints ("90s comedies"): rank the allowed movies by the prior.
+        constraints_only = not retrieval.any()
+        if constraints_only:
+            # Only constraints ("90s comedies", "no horror"): rank the allowed movies by the
+            # prior (or the hidden-gem score when asked for gems).
             retrieval = mask.copy()
         candidates = retrieval & mask
 
@@ -521,6 +525,10 @@ class SearchIndex:
                 )
                 parts["user"] = cfg.w_user * scaled
                 total += parts["user"]
+        if constraints_only:
+            which = "hidden gems" if request.popularity == "hidden" else "best-known movies"
+            taste = ", re-ranked for your taste" if "user" in parts else ""
+            notes.append(f"no description given: the {which} that match{taste}")
 
         final = np.where(candidates, total, -np.inf).astype(np.float32)
         items = _top(np.where(np.isfinite(final), final, np.nan), top)
@@ -697,6 +705,17 @@ class SearchIndex:
         if index.n_items != int(meta["n_items"]) or index.embeddings.shape[0] != index.n_items:
             raise ArtifactError(f"The search index in {directory} is inconsistent; rebuild it.")
         return index
+
+
+def _constrains(filters: Filters | None) -> bool:
+    """Whether explicit filters narrow the catalogue (genres, years, a minimum of ratings)."""
+    return filters is not None and bool(
+        filters.include_genres
+        or filters.exclude_genres
+        or filters.year_min is not None
+        or filters.year_max is not None
+        or filters.min_ratings > 0
+    )
 
 
 def _build_bm25(corpus_tokens: list[list[str]]) -> bm25s.BM25:

@@ -111,6 +111,27 @@ def test_chat_round_trip_and_follow_up() -> None:
     assert any("users" in c.value for c in at.sidebar.caption)
 
 
+def test_chat_first_turn_follow_up_and_constraint_only() -> None:
+    at = app()
+    at.chat_input[0].set_value("more like the second one").run()
+    assert_clean(at)
+    answer = at.session_state["chat_history"][-1]
+    assert not answer["results"] and "no earlier answer" in answer["content"]
+    assert "Seconds" not in texts(at)
+    at.chat_input[0].set_value("not animated").run()
+    assert_clean(at)
+    answer = at.session_state["chat_history"][-1]
+    assert answer["results"] and "Toy Story" not in assistant_titles(at)
+    assert any("no description given" in n for n in answer["notes"])
+
+
+def test_predicted_column_names_the_stacked_model() -> None:
+    from ui import movie_columns
+
+    help_text = movie_columns()["Predicted"]["help"]
+    assert "kNN" in help_text and "SVD" in help_text
+
+
 def test_example_button_and_clear() -> None:
     at = app()
     example = next(b for b in at.button if "romantic" in b.label)

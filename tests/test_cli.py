@@ -75,6 +75,9 @@ def test_batch_forms(capsys, cli_env, tmp_path):
         (["similar", "--title", "qqqq zzzz"], "No movie matches"),
         (["search", "  "], "describe"),
         (["recommend", "--rate", "abc"], "MOVIEID=RATING"),
+        (["recommend", "--rate", "1=9"], "outside this catalogue's scale 0.5-5"),
+        (["recommend", "--rate", "1=4,2=0"], "outside this catalogue's scale"),
+        (["recommend", "--rate", "1=nan"], "outside this catalogue's scale"),
         (["predict", "--pairs", "/nonexistent.csv"], "does not exist"),
     ],
 )
@@ -82,6 +85,23 @@ def test_bad_input_is_one_clear_line(capsys, cli_env, args, message):
     code, _, err = run(capsys, *args, *cli_env)
     assert code == 2
     assert err.startswith("error:") and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["recommend", "--user", "1", "--top", "0"],
+        ["similar", "--title", "alien", "--top", "-3"],
+        ["search", "space", "--top", "0"],
+        ["recommend", "--all-users", "--top", "many"],
+    ],
+)
+def test_top_must_be_at_least_one(capsys, args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "--top" in err and "Traceback" not in err
 
 
 def test_bad_data_folder(capsys, tmp_path):

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from core.catalog import MOVIE_COLUMNS, Catalog, display_title
-from core.query import ParsedRequest, SearchState, clean_request, parse_request
+from core.query import (
+    NO_EARLIER_ANSWER,
+    ParsedRequest,
+    SearchState,
+    clean_request,
+    parse_request,
+)
 from tests.fixtures import make_movies, make_ratings, make_tags
 
 
@@ -75,6 +81,15 @@ def parse(text: str, catalog: Catalog, previous: SearchState | None = None) -> P
 def test_years(catalog: Catalog, text: str, window: tuple[int | None, int | None]) -> None:
     request = parse(text, catalog)
     assert (request.year_min, request.year_max) == window, request
+
+
+def test_years_outside_the_catalogue_are_ignored_with_a_note(catalog: Catalog) -> None:
+    request = parse("horror movies from 2050", catalog)
+    assert not request.has_years and request.include_genres == ("Horror",)
+    assert "2050" not in request.text
+    assert request.notes == ["no movies from 2050 in this catalogue: ignored the year"]
+    assert parse("2045 thrillers", catalog).notes[0].startswith("no movies from 2045")
+    assert parse("sci-fi from 1999", catalog).notes == []
 
 
 def test_recent_is_relative_to_the_catalogue(catalog: Catalog) -> None:
@@ -157,6 +172,16 @@ def test_hedges_are_not_negations(catalog: Catalog) -> None:
 def test_negated_words_leave_the_text(catalog: Catalog) -> None:
     request = parse("space movies, no horror", catalog)
     assert "horror" not in request.text.lower() and "space" in request.text
+
+
+def test_plot_keyword_genre_words_stay_in_the_text(catalog: Catalog) -> None:
+    request = parse("a heist movie with a twist", catalog)
+    assert request.include_genres == ("Crime",)
+    assert "heist" in request.text and "twist" in request.text
+    assert "gangster" in parse("gangster movies", catalog).text
+    negated = parse("space movies, no heists", catalog)
+    assert negated.exclude_genres == ("Crime",) and "heist" not in negated.text
+    assert "comed" not in parse("90s comedies about space", catalog).text
 
 
 def test_war_inside_star_wars_is_not_a_genre(catalog: Catalog) -> None:
@@ -270,6 +295,40 @@ def test_ordinal_reference(catalog: Catalog, nineties_scifi: SearchState, text: 
     assert request.reference_title == "The Usual Suspects (1995)"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "more like the second one",
+        "the 2nd one please",
+        "something like the last one but funnier",
+        "like #2",
+        "older",
+        "something older",
+        "newer please",
+    ],
+)
+def test_follow_up_without_an_earlier_answer(catalog: Catalog, text: str) -> None:
+    request = parse(text, catalog)
+    assert request.notes == [NO_EARLIER_ANSWER], request
+    assert request.reference_id is None and not request.has_years and request.is_empty()
+    if "one" in text or "#" in text:  # an answer that listed nothing has no "second one" either
+        assert parse(text, catalog, SearchState(query="x")).notes == [NO_EARLIER_ANSWER]
+
+
+@pytest.mark.parametrize(
+    ("text", "check"),
+    [
+        ("movies like Alien, the first one", lambda r: r.reference_id == 1),
+        ("older movies", lambda r: r.year_max is not None),
+        ("more recent", lambda r: r.year_min is not None),
+        ("I loved the second one", lambda r: not r.notes),
+    ],
+)
+def test_real_requests_are_not_taken_for_follow_ups(catalog: Catalog, text: str, check) -> None:
+    request = parse(text, catalog)
+    assert NO_EARLIER_ANSWER not in request.notes and check(request), request
+
+
 def test_ordinal_out_of_range_is_ignored(catalog: Catalog, nineties_scifi: SearchState) -> None:
     request = parse("more like the tenth one", catalog, nineties_scifi)
     assert request.reference_id is None
@@ -348,6 +407,7 @@ def test_odd_input_never_raises(catalog: Catalog, text: str) -> None:
 def test_only_punctuation_is_empty(catalog: Catalog) -> None:
     assert parse("?!?!...", catalog).is_empty()
     assert not parse("space", catalog).is_empty()
+    assert not parse("no horror", catalog).is_empty()  # an exclusion alone is a request
 
 
 def test_understood_phrases(catalog: Catalog) -> None:

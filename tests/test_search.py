@@ -9,7 +9,7 @@ import pytest
 
 from core.blend import Filters
 from core.embeddings import Encoder, SemanticScorer, fallback_text
-from core.query import parse_request
+from core.query import NO_EARLIER_ANSWER, parse_request
 from core.search import SearchConfig, SearchIndex, split_passages, stem, tokenize
 
 
@@ -131,6 +131,45 @@ def test_constraint_only_request(index: SearchIndex, tiny_catalog) -> None:
     assert movies["year"].between(1990, 1999).all()
     assert movies["genres"].str.contains("Comedy").all()
     assert all("199" in r for r in hits.reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "genre"), [("no horror", "Horror"), ("not animated", "Animation")]
+)
+def test_exclusion_only_request_ranks_by_the_prior(
+    index: SearchIndex, tiny_catalog, text: str, genre: str
+) -> None:
+    hits = ask(index, tiny_catalog, text, top=5)
+    movies = tiny_catalog.movies.iloc[hits.items]
+    assert len(hits) == 5 and not movies["genres"].str.contains(genre).any()
+    allowed = ~tiny_catalog.movies["genres"].str.contains(genre).to_numpy()
+    best_known = int(np.flatnonzero(allowed)[np.argmax(index.n_ratings[allowed])])
+    assert int(hits.items[0]) == best_known
+    assert "no description given: the best-known movies that match" in hits.notes
+
+
+def test_filters_alone_rank_by_the_prior(index: SearchIndex, tiny_catalog) -> None:
+    hits = ask(index, tiny_catalog, "?!", filters=Filters(year_min=2000), top=3)
+    assert len(hits) == 3 and (tiny_catalog.movies.iloc[hits.items]["year"] >= 2000).all()
+    assert any(note.startswith("no description given") for note in hits.notes)
+
+
+def test_follow_up_without_an_earlier_answer_explains(index: SearchIndex, tiny_catalog) -> None:
+    hits = ask(index, tiny_catalog, "more like the second one")
+    assert len(hits) == 0 and hits.notes == [NO_EARLIER_ANSWER]
+
+
+def test_plot_keyword_genre_word_still_searches(index: SearchIndex, tiny_catalog) -> None:
+    hits = ask(index, tiny_catalog, "a heist movie with a twist", top=3)
+    assert titles(index, hits.items)[0] == "The Usual Suspects (1995)"
+    assert '"heist"' in hits.reasons[0]
+
+
+def test_impossible_year_is_ignored_with_a_note(index: SearchIndex, tiny_catalog) -> None:
+    hits = ask(index, tiny_catalog, "horror movies from 2050", top=3)
+    movies = tiny_catalog.movies.iloc[hits.items]
+    assert len(hits) == 3 and movies["genres"].str.contains("Horror").all()
+    assert "no movies from 2050 in this catalogue: ignored the year" in hits.notes
 
 
 def test_save_load_round_trip(index: SearchIndex, tiny_catalog, tmp_path: Path, encoder) -> None:
