@@ -1459,6 +1459,20 @@ def evaluation_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
 
 
+def other_evaluation_folders(engine: Engine) -> dict[str, Path]:
+    """Data set name -> evaluation folder of the *other* data sets that have results, newest
+    first (shown, clearly labelled, when the served data set has none yet)."""
+    own = evaluation_folder(engine).resolve()
+    root = Path(engine.settings.artifacts_dir)
+    found = [
+        folder
+        for folder in root.glob("*/evaluation")
+        if folder.resolve() != own and evaluation_files(folder)
+    ]
+    found.sort(key=lambda f: max(p.stat().st_mtime for p in evaluation_files(f)), reverse=True)
+    return {folder.parent.name: folder for folder in found}
+
+
 def evaluation_stamp(files: Iterable[Path]) -> tuple[tuple[str, float], ...]:
     """Names and modification times: the cache key of :func:`read_evaluation`."""
     return tuple((str(p), p.stat().st_mtime) for p in files)

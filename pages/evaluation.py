@@ -29,7 +29,21 @@ if not files:
         "with it; `--parts` picks a subset of rating, ranking, search, models. Results are read "
         f"from `{folder}/*.json`; reload this page afterwards."
     )
-    st.stop()
+    others = ui.other_evaluation_folders(engine)
+    if not others:
+        st.stop()
+    shown = st.selectbox(
+        "Meanwhile, show the results of another data set",
+        list(others),
+        help="Results written earlier for another data set in the same artifacts folder.",
+    )
+    folder = others[str(shown)]
+    files = ui.evaluation_files(folder)
+    st.warning(
+        f"Showing results for **{shown}**, not for the data set being served "
+        f"(**{engine.catalog.name}**).",
+        icon=":material/swap_horiz:",
+    )
 
 tables, errors = ui.read_evaluation(ui.evaluation_stamp(files))
 for error in errors:
@@ -37,7 +51,7 @@ for error in errors:
 if not tables:
     st.stop()
 st.caption(
-    f"{len(tables)} result table{'s' * (len(tables) != 1)} for **{engine.catalog.name}** "
+    f"{len(tables)} result table{'s' * (len(tables) != 1)} for **{folder.parent.name}** "
     f"from `{folder}`. Re-run `python -m core evaluate --queries FILE.jsonl` to refresh them."
 )
 

@@ -6,6 +6,7 @@ served to every test through the app's own cached loader; nothing is downloaded.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -378,3 +379,18 @@ def test_data_page_rebuild_button() -> None:
     next(b for b in at.button if b.label == "Rebuild the models").click().run()
     assert_clean(at)
     assert any("Rebuilt in" in s.value for s in at.success)
+
+
+def test_evaluation_falls_back_to_another_data_sets_results(tiny_engine: object) -> None:
+    own = Path(tiny_engine.folder)  # type: ignore[attr-defined]
+    other = own.parent / "another-data-set" / "evaluation"
+    write_metrics(other)
+    try:
+        at = app(page="evaluation")
+        assert_clean(at)
+        assert "python -m core evaluate" in " ".join(c.value for c in at.code)
+        assert at.selectbox[0].value == "another-data-set"
+        assert any("another-data-set" in w.value for w in at.warning)
+        assert len(at.dataframe) == 3, "the other data set's tables are shown"
+    finally:
+        shutil.rmtree(other.parent)
