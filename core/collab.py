@@ -394,7 +394,8 @@ class _Profile:
 
     items: np.ndarray  # int64 item indices the model can use
     weights: np.ndarray  # float32: 1 for liked/seed movies, dislike_weight for disliked ones,
-    # times the recency factor of rated ones (RankerSettings.recency_decay)
+    # times the recency factor of rated ones (RankerSettings.recency_decay; with
+    # recency_liked_only, disliked ones take the factor of the profile's oldest rating)
     rating: np.ndarray  # float32 rating, NaN for seeds
     explainable: np.ndarray  # bool: liked or seed (only those are cited in explanations)
     personal: bool  # built from a user's ratings (vs. only seeds)
@@ -484,6 +485,10 @@ class CollabRanker(Scorer):
                 times[chosen],
             )
         recency = self._recency(times)
+        if self.params.recency_liked_only and len(recency):
+            # A disliked rating weighs what the profile's oldest rating does, however recent:
+            # recency lifts what the user liked lately, never what they just disliked.
+            recency = np.where(liked, recency, recency.min())
         personal = len(items) > 0
         present = set(stored_items.tolist()) | set(extra)
         seeds: list[int] = []

@@ -309,7 +309,7 @@ def test_ease_on_movielens_smoke() -> None:
 # ---------------------------------------------------------------------------------------------
 # Time: co-occurrence windows and profile recency
 # ---------------------------------------------------------------------------------------------
-def _with(settings: Settings, **ranker: float) -> Settings:
+def _with(settings: Settings, **ranker: float | bool) -> Settings:
     import dataclasses
 
     return settings.replace(ranker=dataclasses.replace(settings.ranker, **ranker))
@@ -380,7 +380,8 @@ class TestRecency:
     @pytest.fixture(scope="class")
     @staticmethod
     def ranker(tiny_catalog) -> EASERanker:
-        return EASERanker(_with(SMALL, recency_decay=2.0, recency_floor=0.1)).fit(tiny_catalog)
+        settings = _with(SMALL, recency_decay=2.0, recency_floor=0.1, recency_liked_only=False)
+        return EASERanker(settings).fit(tiny_catalog)
 
     def test_latest_ratings_weigh_most(self, ranker, tiny_catalog) -> None:
         profile = ranker._profile(Query(user_id=1))
@@ -431,6 +432,33 @@ class TestRecency:
             return float(values[romance].mean() - values[scifi].mean())
 
         assert romance_lead(ranker) > romance_lead(ranker.with_params(recency_decay=0.0))
+
+    def test_liked_only_recency_leaves_dislikes_at_the_oldest_weight(self, ranker) -> None:
+        every = ranker._profile(Query(user_id=1))
+        liked_only = ranker.with_params(recency_liked_only=True)._profile(Query(user_id=1))
+        np.testing.assert_array_equal(liked_only.items, every.items)
+        liked = every.explainable
+        assert liked.any() and (~liked).any()  # user 1 rated two romances low, last
+        np.testing.assert_allclose(liked_only.weights[liked], every.weights[liked])
+        dislike = ranker.params.dislike_weight
+        oldest = float((every.weights / np.where(liked, 1.0, dislike)).min())
+        np.testing.assert_allclose(liked_only.weights[~liked], dislike * oldest, rtol=1e-6)
+        assert liked_only.weights[~liked].max() < every.weights[~liked].min()
+        # without a decay the switch changes nothing
+        plain = ranker.with_params(recency_decay=0.0, recency_liked_only=True)
+        np.testing.assert_array_equal(
+            plain.score(Query(user_id=1)).values,
+            ranker.with_params(recency_decay=0.0).score(Query(user_id=1)).values,
+        )
+
+    def test_liked_only_recency_keeps_the_taste_groups(self, ranker, tiny_catalog) -> None:
+        # Fans of one group who rated two of the other group's films low, last: recency on
+        # every rating lets those films' neighbours overtake their own group's, liked-only
+        # recency does not.
+        users = (1, 5, 2, 4)
+        with pytest.raises(AssertionError):
+            assert_taste_groups(ranker, tiny_catalog, users)
+        assert_taste_groups(ranker.with_params(recency_liked_only=True), tiny_catalog, users)
 
     def test_times_survive_save_and_load(self, ranker, tmp_path: Path) -> None:
         ranker.save(tmp_path)
