@@ -68,7 +68,11 @@ SIGNAL_COLORS: dict[str, str] = {
 TWO_STAGE_CLUSTERS = 5
 
 #: The For-you page's ranking choices: label -> ``Engine.recommend(model=...)``.
-PICK_MODELS: dict[str, str] = {"Blend of signals": "blend", "Two-tower model": "twotower"}
+PICK_MODELS: dict[str, str] = {
+    "Blend of signals": "blend",
+    "Blend, led by my latest ratings": "recent",
+    "Two-tower model": "twotower",
+}
 
 #: Shown to a first-time visitor of the chat; each must work on the built-in data.
 EXAMPLE_PROMPTS: tuple[str, ...] = (
@@ -927,7 +931,7 @@ def recommend(
     model: str = "blend",
 ) -> Recommendations:
     """Cached :meth:`Engine.recommend` (errors are raised, never cached); ``model`` is
-    ``"blend"`` or ``"twotower"``."""
+    ``"blend"``, ``"recent"`` or ``"twotower"``."""
     return _engine.recommend(
         user_id, dict(ratings) or None, weights=weights, filters=filters, top=top,
         model=model,  # type: ignore[arg-type]

@@ -26,8 +26,10 @@ model_label = st.segmented_control(
     default=next(iter(ui.PICK_MODELS)),
     key="for_you_model",
     persist_state="session",
-    help="The blend weighs every signal with the sidebar weights; the two-tower model is one "
-    "neural network of users and movies (see the Evaluation page for how each scores).",
+    help="The blend weighs every signal with the sidebar weights. 'Led by my latest ratings' "
+    "lets the most recent ratings lead the collaborative signal: what to watch next rather "
+    "than overall taste. The two-tower model is one neural network of users and movies (see "
+    "the Evaluation page for how each scores).",
 )
 model = ui.PICK_MODELS.get(model_label or "", "blend")
 

@@ -220,6 +220,13 @@ def test_for_you_two_tower_picks() -> None:
     assert blend and len(two_tower) == len(blend)
 
 
+def test_for_you_picks_led_by_latest_ratings() -> None:
+    at = app(page="for_you", user=1)
+    at.button_group(key="for_you_model").set_value("Blend, led by my latest ratings").run()
+    assert_clean(at)
+    assert picks(at) and "Effective weights" in texts(at)
+
+
 def test_for_you_filters_excluding_everything() -> None:
     at = app(page="for_you", user=1)
     at.multiselect(key="f_include").set_value(["Documentary"])

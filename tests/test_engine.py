@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from core.blend import Filters, Weights
-from core.engine import COMPONENTS, Engine, build, check
+from core.engine import COMPONENTS, RECENT_TASTE, Engine, build, check
 from core.errors import ArtifactError, EmptyQuery, UnknownTitle, UnknownUser
+from core.scoring import Query
 from tests.fixtures import ROMANCE, SCIFI
 
 
@@ -195,3 +196,19 @@ def test_two_tower_picks(tiny_engine):
         1, model="twotower", filters=Filters(include_genres=("Romance",)), top=3
     )
     assert romance.items["genres"].str.contains("Romance").all()
+
+
+def test_picks_led_by_the_latest_ratings(tiny_engine):
+    """The "recent" ranking changes only the collaborative profile's recency, per request."""
+    plain = tiny_engine.recommend(1, top=5)
+    recent = tiny_engine.recommend(1, top=5, model="recent")
+    assert len(recent.items) == 5
+    seen = set(tiny_engine.catalog.user_ratings(1)["movieId"])
+    assert not seen & set(recent.items["movieId"])
+    assert recent.weights_used == plain.weights_used
+    assert tiny_engine.scorers["collab"].params.recency_decay == 0.0, "the engine's own scorer"
+    query = Query(user_id=1)
+    swapped = tiny_engine.scorers["collab"].with_params(**RECENT_TASTE)
+    assert not np.allclose(
+        swapped.score(query).values, tiny_engine.scorers["collab"].score(query).values
+    ), "user 1's ratings span several times, so recency must move the scores"
