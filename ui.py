@@ -1633,6 +1633,72 @@ def metric_column_config(frame: pd.DataFrame) -> dict[str, Any]:
     return {c: st.column_config.NumberColumn(c, format="%.4g") for c in metric_columns(frame)}
 
 
+# -- scaling benchmark -------------------------------------------------------------------------
+#: Written by ``benchmarks/scaling.py`` (build and queries at 100k ... 32M synthetic ratings).
+SCALING_JSON = Path(__file__).resolve().parent / "benchmarks" / "scaling.json"
+
+
+def scaling_table(path: Path | None = None) -> tuple[pd.DataFrame, str] | None:
+    """One row per (engine, size) of the scaling benchmark (default :data:`SCALING_JSON`) and
+    its machine line; ``None`` when the file is missing or unreadable."""
+    try:
+        payload = json.loads(Path(path or SCALING_JSON).read_text())
+        rows = payload["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    records = []
+    for row in rows:
+        try:
+            records.append({
+                "engine": row.get("engine", "local"),
+                "size": row["size"],
+                "ratings": int(row["ratings"]),
+                "users": int(row["users"]),
+                "movies": int(row["movies"]),
+                "build (min)": row["build_s"] / 60,
+                "build peak (GiB)": row["build_peak_mb"] / 1024,
+                "open (s)": row["open_s"],
+                "picks p50 (ms)": row["picks"]["median_ms"],
+                "similar p50 (ms)": row["similar"]["median_ms"],
+                "search p50 (ms)": row["search"]["median_ms"],
+                "serve peak (GiB)": row["serve_peak_mb"] / 1024,
+                "load average": row.get("load_average"),
+            })  # fmt: skip
+        except (KeyError, TypeError):
+            continue  # a row from an older version of the benchmark
+    if not records:
+        return None
+    machine = payload.get("machine", {})
+    line = (f"{machine.get('cores', '?')} cores, Python {machine.get('python', '?')}; "
+            f"updated {payload.get('updated', '?')}")  # fmt: skip
+    return pd.DataFrame.from_records(records).sort_values(["engine", "ratings"]), line
+
+
+def scaling_figure(frame: pd.DataFrame) -> go.Figure:
+    """Build minutes, median latencies and peak memory against ratings (log-log)."""
+    from plotly.subplots import make_subplots
+
+    panels = {
+        "Full build (min)": ["build (min)"],
+        "Median latency (ms)": ["picks p50 (ms)", "similar p50 (ms)", "search p50 (ms)"],
+        "Peak RSS (GiB)": ["build peak (GiB)", "serve peak (GiB)"],
+    }
+    fig = make_subplots(rows=1, cols=3, subplot_titles=list(panels))
+    for col, columns in enumerate(panels.values(), start=1):
+        for engine, part in frame.groupby("engine", sort=False):
+            for column in columns:
+                name = column if engine == "local" else f"{column}, {engine}"
+                trace = go.Scatter(
+                    x=part["ratings"], y=part[column], name=name, mode="lines+markers",
+                    text=part["size"],
+                )  # fmt: skip
+                fig.add_trace(trace, row=1, col=col)
+    fig.update_xaxes(type="log", title_text="ratings")
+    fig.update_yaxes(type="log")
+    fig.update_layout(height=360, margin={"l": 0, "r": 0, "t": 30, "b": 0})
+    return fig
+
+
 # -- data panel --------------------------------------------------------------------------------
 def data_summary_line(engine: Engine) -> str:
     """``builtin · 671 users · 9,066 movies · 100,004 ratings · built 2 h ago``."""

@@ -6,6 +6,25 @@ import streamlit as st
 
 import ui
 
+
+def show_scaling() -> None:
+    """The scaling benchmark's table and chart, when ``benchmarks/scaling.json`` exists."""
+    found = ui.scaling_table()
+    if found is None:
+        return
+    frame, machine = found
+    st.subheader("Scaling: build, latency and memory by data size")
+    st.markdown(
+        ":gray[**Protocol.** `python benchmarks/scaling.py --sizes 100k,1M,10M,32M`: synthetic "
+        "MovieLens-shaped folders (`python -m core synth`), a forced full build and a fresh "
+        f"serving process per size, medians of many requests; {machine}.]"
+    )
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config=ui.metric_column_config(frame))  # fmt: skip
+    st.plotly_chart(ui.scaling_figure(frame), key="scaling_chart",
+                    config={"displaylogo": False})  # fmt: skip
+
+
 engine = ui.engine_or_stop()
 folder = ui.evaluation_folder(engine)
 files = ui.evaluation_files(folder)
@@ -31,6 +50,7 @@ if not files:
     )
     others = ui.other_evaluation_folders(engine)
     if not others:
+        show_scaling()
         st.stop()
     shown = st.selectbox(
         "Meanwhile, show the results of another data set",
@@ -49,6 +69,7 @@ tables, errors = ui.read_evaluation(ui.evaluation_stamp(files))
 for error in errors:
     st.warning(error, icon=":material/warning:")
 if not tables:
+    show_scaling()
     st.stop()
 st.caption(
     f"{len(tables)} result table{'s' * (len(tables) != 1)} for **{folder.parent.name}** "
@@ -92,3 +113,5 @@ for table in tables:
                 key=f"metrics_chart_{table.source}_{table.key}",
                 config={"displaylogo": False},
             )
+
+show_scaling()

@@ -300,7 +300,15 @@ def test_analytics_renders_every_tab() -> None:
     assert "embedding_map" in {chart.key for chart in at.get("plotly_chart")}
 
 
-def test_evaluation_without_and_with_metrics(tiny_engine: object) -> None:
+@pytest.fixture
+def no_scaling_results(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Hide the repository's benchmarks/scaling.json (its table would be one more frame)."""
+    import ui
+
+    monkeypatch.setattr(ui, "SCALING_JSON", tmp_path / "missing.json")
+
+
+def test_evaluation_without_and_with_metrics(tiny_engine: object, no_scaling_results) -> None:
     at = app(page="evaluation")
     assert "python -m core evaluate" in " ".join(c.value for c in at.code)
     folder = Path(tiny_engine.folder) / "evaluation"  # type: ignore[attr-defined]
@@ -323,7 +331,9 @@ def test_evaluation_without_and_with_metrics(tiny_engine: object) -> None:
             file.unlink()
 
 
-def test_evaluation_shows_the_extra_models_and_verdicts(tiny_engine: object) -> None:
+def test_evaluation_shows_the_extra_models_and_verdicts(
+    tiny_engine: object, no_scaling_results
+) -> None:
     import json
 
     folder = Path(tiny_engine.folder) / "evaluation"  # type: ignore[attr-defined]
@@ -388,7 +398,9 @@ def test_data_page_rebuild_button() -> None:
     assert any("Rebuilt in" in s.value for s in at.success)
 
 
-def test_evaluation_falls_back_to_another_data_sets_results(tiny_engine: object) -> None:
+def test_evaluation_falls_back_to_another_data_sets_results(
+    tiny_engine: object, no_scaling_results
+) -> None:
     own = Path(tiny_engine.folder)  # type: ignore[attr-defined]
     other = own.parent / "another-data-set" / "evaluation"
     write_metrics(other)
@@ -401,3 +413,43 @@ def test_evaluation_falls_back_to_another_data_sets_results(tiny_engine: object)
         assert len(at.dataframe) == 3, "the other data set's tables are shown"
     finally:
         shutil.rmtree(other.parent)
+
+
+def test_scaling_table_and_figure(tmp_path: Path) -> None:
+    import json
+
+    import ui
+
+    row = {"size": "1M", "users": 6040, "movies": 3706, "ratings": 1_000_209, "engine": "local",
+           "build_s": 600.0, "build_peak_mb": 1024.0, "open_s": 5.0,
+           "picks": {"median_ms": 5.0}, "similar": {"median_ms": 3.0},
+           "search": {"median_ms": 11.0}, "serve_peak_mb": 800.0}  # fmt: skip
+    path = tmp_path / "scaling.json"
+    path.write_text(json.dumps({"machine": {"cores": 2}, "rows": [row, {"size": "old"}]}))
+    found = ui.scaling_table(path)
+    assert found is not None
+    frame, machine = found
+    assert len(frame) == 1 and frame["build (min)"].iloc[0] == 10.0 and "2 cores" in machine
+    assert len(ui.scaling_figure(frame).data) == 6
+    path.write_text("{broken")
+    assert ui.scaling_table(path) is None
+
+
+def test_evaluation_page_shows_the_scaling_benchmark(
+    tiny_engine: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    import ui
+
+    row = {"size": "100k", "users": 610, "movies": 9742, "ratings": 100_836, "engine": "local",
+           "build_s": 170.0, "build_peak_mb": 1300.0, "open_s": 2.0,
+           "picks": {"median_ms": 9.0}, "similar": {"median_ms": 5.0},
+           "search": {"median_ms": 12.0}, "serve_peak_mb": 900.0}  # fmt: skip
+    path = tmp_path / "scaling.json"
+    path.write_text(json.dumps({"machine": {"cores": 2}, "rows": [row]}))
+    monkeypatch.setattr(ui, "SCALING_JSON", path)
+    at = app(page="evaluation")
+    assert_clean(at)
+    assert "Scaling: build, latency and memory by data size" in texts(at)
+    assert "scaling_chart" in {chart.key for chart in at.get("plotly_chart")}
