@@ -551,8 +551,10 @@ def evaluate_rating_models(
     *,
     progress: Progress = _noop,
 ) -> Section:
-    """Two-tower rating regression against SVD on the temporal leave-one-out split."""
+    """Two-tower rating regression against SVD and the product's stacked rating model on the
+    temporal leave-one-out split."""
     from core.collab import SVDRating
+    from core.rating import RatingModel
 
     started = time.perf_counter()
     train, valid, test = temporal_leave_one_out(catalog.ratings)
@@ -567,6 +569,12 @@ def evaluate_rating_models(
     svd = SVDRating(settings).fit(part)
     rows.append({"model": "SVD (Surprise, tuned settings)",
                  **_rating_errors(svd.estimate(users, movies), truth, scale),
+                 "fit_s": time.perf_counter() - t0})  # fmt: skip
+    progress("two-tower rating: the product's stacked rating model", 0.08)
+    t0 = time.perf_counter()
+    stacked = RatingModel(settings).fit(part)
+    rows.append({"model": "product rating model (SVD + item/user kNN, stacked)",
+                 **_rating_errors(stacked.estimate(users, movies), truth, scale),
                  "fit_s": time.perf_counter() - t0})  # fmt: skip
     chosen: dict[str, Any] = {}
     for number, (label, model) in enumerate(

@@ -28,6 +28,7 @@ def test_every_section_is_produced(tiny_engine, tiny_settings) -> None:
     cold = {row["model"]: row for row in sections["twotower_cold_start"].rows}
     assert cold["two-tower (movie tower sees content)"]["cold movies scored"] == 1.0
     rating = {row["model"]: row for row in sections["twotower_rating"].rows}
+    assert "product rating model (SVD + item/user kNN, stacked)" in rating
     assert all({"MAE", "MAPE %"} <= set(row) for row in rating.values())
     exact = [r for r in sections["ann_recall"].rows if r["model"].startswith("exact")]
     assert all(r["recall@10 vs exact"] == 1.0 for r in exact)
