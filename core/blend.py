@@ -63,6 +63,18 @@ class Filters:
     exclude_rated: bool = True
     exclude_ids: tuple[int, ...] = field(default_factory=tuple)
 
+    @property
+    def narrows(self) -> bool:
+        """Whether the user's choices narrow the catalogue (genres, years, a minimum of
+        ratings); excluding rated or listed movies does not count."""
+        return bool(
+            self.include_genres
+            or self.exclude_genres
+            or self.year_min is not None
+            or self.year_max is not None
+            or self.min_ratings > 0
+        )
+
 
 # -- blending ----------------------------------------------------------------------------------
 

@@ -433,7 +433,7 @@ class SearchIndex:
         mask, genres_enforced = self._constraints(request, filters, notes, top)
         if request.reference_item is not None and 0 <= request.reference_item < n:
             mask[request.reference_item] = False  # the reference is not its own answer
-        if request.is_empty() and not _constrains(filters):
+        if request.is_empty() and not (filters is not None and filters.narrows):
             if NO_EARLIER_ANSWER not in notes:
                 notes.append("Nothing to search for: describe a movie.")
             return self._empty(notes)
@@ -705,17 +705,6 @@ class SearchIndex:
         if index.n_items != int(meta["n_items"]) or index.embeddings.shape[0] != index.n_items:
             raise ArtifactError(f"The search index in {directory} is inconsistent; rebuild it.")
         return index
-
-
-def _constrains(filters: Filters | None) -> bool:
-    """Whether explicit filters narrow the catalogue (genres, years, a minimum of ratings)."""
-    return filters is not None and bool(
-        filters.include_genres
-        or filters.exclude_genres
-        or filters.year_min is not None
-        or filters.year_max is not None
-        or filters.min_ratings > 0
-    )
 
 
 def _build_bm25(corpus_tokens: list[list[str]]) -> bm25s.BM25:

@@ -77,3 +77,10 @@ def test_matrix_blend_matches_row_by_row() -> None:
     for row in range(3):
         single = blend_scores({n: v[row] for n, v in signals.items()}, weights, mask[row]).final
         assert np.allclose(whole[row], single, equal_nan=True)
+
+
+def test_filters_narrow_only_with_user_choices() -> None:
+    assert not Filters().narrows
+    assert not Filters(exclude_rated=False, exclude_ids=(1, 2)).narrows
+    assert Filters(exclude_genres=("Horror",)).narrows
+    assert Filters(year_max=1999).narrows and Filters(min_ratings=5).narrows
