@@ -153,7 +153,7 @@ def test_extra_signals_are_tried_on_top_of_the_grid() -> None:
 
 BASELINES = [
     "Surprise SVD defaults ranked by predicted rating",
-    f"item-kNN (implicit cosine, K {evaluate.ITEM_KNN_K})",
+    f"item-kNN (implicit TF-IDF on ratings, K {evaluate.ITEM_KNN_K})",
     "BPR (implicit, defaults)",
     "implicit ALS",
 ]
