@@ -129,6 +129,22 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "tune-search",
+        help="train the search re-ranker on requests with known answers (prints held-out "
+        "cross-validated figures)",
+    )
+    common(p, top=False)
+    p.add_argument(
+        "--queries", type=Path, required=True, help='JSONL with {"query": ..., "movieId": ...}'
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the model (default: the shipped core/data/search_reranker.json)",
+    )
+
+    p = sub.add_parser(
         "predict", help="predicted ratings (stacked SVD + kNN) for (userId, movieId) pairs"
     )
     common(p, top=False)
@@ -476,6 +492,28 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune_search(args: argparse.Namespace) -> int:
+    from core.engine import Engine
+    from core.evaluate import format_section, train_search_reranker
+    from core.rerank import DEFAULT_PATH
+
+    if not args.queries.is_file():
+        raise DataError(f"Query file {args.queries} does not exist.")
+    out = args.out or DEFAULT_PATH
+    progress = _progress_printer(not args.json)
+    engine = Engine.open(args.data, Settings(), progress=progress)
+    try:
+        model, section = train_search_reranker(engine, args.queries, out, progress=progress)
+    except ValueError as err:
+        raise DataError(str(err)) from None
+    if args.json:
+        print(json.dumps({"model": model.to_dict(), "search": section.to_dict()}, default=float))
+    else:
+        print(format_section(section))
+        print(f"re-ranker written to {out}")
+    return 0
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from core.synth import generate
 
@@ -495,6 +533,7 @@ COMMANDS = {
     "search": _cmd_search,
     "predict": _cmd_predict,
     "evaluate": _cmd_evaluate,
+    "tune-search": _cmd_tune_search,
     "synth": _cmd_synth,
 }
 

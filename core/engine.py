@@ -83,7 +83,7 @@ COMPONENT_VERSIONS: dict[str, int] = {
     "genre_tag": 1,
     "popularity": 1,
     "semantic": 1,
-    "search": 1,
+    "search": 2,  # 2: per-movie facts of the learned re-ranker (has overview/plot, tags)
     "crew": 1,
     "metadata": 1,
     "twotower": 2,  # 2: text vectors read from the movie inputs, not stored twice

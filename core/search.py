@@ -26,6 +26,15 @@ from core.blend import Filters
 from core.catalog import Catalog
 from core.errors import ArtifactError
 from core.query import NO_EARLIER_ANSWER, ParsedRequest, clean_request
+from core.rerank import (
+    ItemFacts,
+    RequestSignals,
+    SearchReranker,
+    chunk_scores,
+    features,
+    load_default,
+    request_chunks,
+)
 
 if TYPE_CHECKING:
     import bm25s
@@ -33,7 +42,7 @@ if TYPE_CHECKING:
     from core.embeddings import Encoder
 
 #: Bump when the saved format or the tokenizer changes (old indexes must be rebuilt).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # -- tokenisation ------------------------------------------------------------------------------
 # Words that say nothing about *which* movie: request chatter ("remember", "scene") and
@@ -113,6 +122,9 @@ class SearchConfig:
             near-ties.
         w_user: weight of the user's normalised scores when given.
         passages: use passage (chunk) embeddings of long texts, max over a movie's chunks.
+        rerank: order a narrative request's candidates with the learned
+            :class:`~core.rerank.SearchReranker` (when the index has one) instead of the
+            weighted sum; its score then counts ``w_bm25 + w_dense``.
     """
 
     fusion: Literal["rrf", "score"] = "score"
@@ -129,6 +141,7 @@ class SearchConfig:
     w_prior_short: float = 0.15
     w_user: float = 0.3
     passages: bool = True
+    rerank: bool = True
 
 
 @dataclass
@@ -187,6 +200,13 @@ def _top(values: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarr
     return idx[np.argsort(-values[idx], kind="stable")].astype(np.int64)
 
 
+def _non_empty(movies: Any, column: str) -> np.ndarray:
+    """Whether each movie has a non-blank ``column`` (all False when the column is absent)."""
+    if column not in movies:
+        return np.zeros(len(movies), dtype=bool)
+    return movies[column].fillna("").astype(str).str.strip().str.len().to_numpy() > 0
+
+
 # -- the index --------------------------------------------------------------------------------
 class SearchIndex:
     """BM25 + dense retrieval over one catalogue, with the metadata constraints need."""
@@ -203,6 +223,12 @@ class SearchIndex:
         self.embeddings = np.zeros((0, 0), dtype=np.float32)
         self.passages = np.zeros((0, 0), dtype=np.float32)
         self.passage_item = np.empty(0, dtype=np.int32)
+        self.has_overview = np.zeros(0, dtype=bool)
+        self.has_plot = np.zeros(0, dtype=bool)
+        self.text_words = np.zeros(0, dtype=np.float32)
+        self.n_tags = np.zeros(0, dtype=np.float32)
+        #: The learned re-ranker of narrative requests (the shipped one unless replaced).
+        self.reranker: SearchReranker | None = load_default()
         self.model_name: str | None = None
         self.stemmer = True
         self._bm25: bm25s.BM25 | None = None
@@ -262,6 +288,17 @@ class SearchIndex:
         index.n_ratings = counts
         top = np.log1p(counts.max()) if len(counts) and counts.max() > 0 else 1.0
         index.popularity = (np.log1p(counts) / top).astype(np.float32)
+        index.has_overview = _non_empty(movies, "overview")
+        index.has_plot = _non_empty(movies, "plot")
+        index.text_words = np.log1p([len(str(t).split()) for t in texts]).astype(np.float32)
+        tags = movies["tags"].fillna("").astype(str) if "tags" in movies else None
+        index.n_tags = (
+            np.zeros(catalog.n_items, np.float32)
+            if tags is None
+            else np.log1p(
+                [len({t.strip() for t in v.split("|") if t.strip()}) for v in tags]
+            ).astype(np.float32)
+        )
         from core.embeddings import _normalise_rows
 
         index.embeddings = _normalise_rows(embeddings)
@@ -328,6 +365,74 @@ class SearchIndex:
     def query_vector(self, text: str, encoder: Encoder | None = None) -> np.ndarray:
         """Unit vector of the request text (the first lines matter most; long posts get cut)."""
         return np.asarray(self._get_encoder(encoder).encode_query(text[:2000]), dtype=np.float32)
+
+    @property
+    def facts(self) -> ItemFacts:
+        """Per-movie inputs of the re-ranker's features."""
+        return ItemFacts(
+            popularity=self.popularity,
+            has_overview=self.has_overview,
+            has_plot=self.has_plot,
+            text_words=self.text_words,
+            n_tags=self.n_tags,
+            years=self.years,
+        )
+
+    def chunk_vectors(self, text: str, encoder: Encoder | None = None) -> np.ndarray | None:
+        """Unit vectors of a long request's chunks (None when it is one chunk)."""
+        chunks = request_chunks(text)
+        if not chunks:
+            return None
+        return np.asarray(self._get_encoder(encoder).encode(chunks), dtype=np.float32)
+
+    def request_signals(
+        self,
+        request: ParsedRequest,
+        query_vector: np.ndarray,
+        chunk_vectors: np.ndarray | None = None,
+        bm25: np.ndarray | None = None,
+    ) -> RequestSignals:
+        """Whole-catalogue signals of a request for the re-ranker (movie vectors only, no
+        passages, so they match what the shipped model was trained on)."""
+        text = request.text.strip()
+        if bm25 is None:
+            bm25 = self.bm25_scores(text)[0]
+        cosine = np.asarray(self.embeddings @ query_vector, dtype=np.float32)
+        chunk_max, chunk_mean = chunk_scores(cosine, self.embeddings, chunk_vectors)
+        gap = np.zeros(self.n_items, dtype=np.float32)
+        if request.has_years:
+            lo = -np.inf if request.year_min is None else request.year_min
+            hi = np.inf if request.year_max is None else request.year_max
+            raw = np.where(self.years < lo, lo - self.years, 0.0) + np.where(
+                self.years > hi, self.years - hi, 0.0
+            )
+            gap = np.nan_to_num(raw, nan=0.0).astype(np.float32)
+        wanted = [
+            g for g in (*request.prefer_genres, *request.include_genres) if g in self.genre_names
+        ]
+        share = np.zeros(self.n_items, dtype=np.float32)
+        if wanted:
+            cols = [self.genre_names.index(g) for g in wanted]
+            share = self.genres[:, cols].mean(axis=1).astype(np.float32)
+        return RequestSignals(
+            bm25=np.asarray(bm25, dtype=np.float32),
+            cosine=cosine,
+            chunk_max=np.asarray(chunk_max, dtype=np.float32),
+            chunk_mean=np.asarray(chunk_mean, dtype=np.float32),
+            year_gap=gap,
+            genre_share=share,
+            has_years=bool(request.has_years),
+            n_genres_wanted=len(wanted),
+            request_words=len(text.split()),
+            n_chunks=0 if chunk_vectors is None else len(chunk_vectors),
+        )
+
+    def uses_reranker(self, request: ParsedRequest, config: SearchConfig | None = None) -> bool:
+        """Whether :meth:`search` orders this request with the learned re-ranker."""
+        cfg = config or self.config
+        return bool(
+            cfg.rerank and self.reranker is not None and request.narrative and request.text.strip()
+        )
 
     def constraint_mask(
         self,
@@ -412,6 +517,7 @@ class SearchIndex:
         filters: Filters | None = None,
         config: SearchConfig | None = None,
         query_vector: np.ndarray | None = None,
+        chunk_vectors: np.ndarray | None = None,
     ) -> SearchHits:
         """Best ``top`` movies for a request (see the module doc for the steps).
 
@@ -425,6 +531,8 @@ class SearchIndex:
             filters: explicit UI filters (hard), combined with the request's constraints.
             config: override the index's :class:`SearchConfig`.
             query_vector: a precomputed unit vector of the request text (skips encoding).
+            chunk_vectors: precomputed vectors of :func:`~core.rerank.request_chunks` of the
+                request text (re-ranked requests only; encoded when omitted).
         """
         request = _as_request(request)
         cfg = config or self.config
@@ -443,6 +551,8 @@ class SearchIndex:
         text = request.text.strip()
         total = np.zeros(n, dtype=np.float32)
         parts: dict[str, np.ndarray] = {}
+        reason_parts: dict[str, np.ndarray] = {}  # signals a learned score replaced
+        reranked = False
         matched: list[str] = []
         retrieval = np.zeros(n, dtype=bool)
         if text:
@@ -470,6 +580,21 @@ class SearchIndex:
             parts["bm25"] = bm25_part
             parts["dense"] = dense_part
             total += bm25_part + dense_part
+            if self.uses_reranker(request, cfg):
+                if chunk_vectors is None:
+                    chunk_vectors = self.chunk_vectors(text, encoder)
+                signals = self.request_signals(request, query_vector, chunk_vectors, bm25)
+                pool = signals.pool(mask)
+                retrieval[pool] = True
+                logit = np.full(n, np.nan, dtype=np.float32)
+                assert self.reranker is not None  # uses_reranker checked it
+                logit[pool] = self.reranker.decision(features(signals, self.facts, pool))
+                # The learned score replaces the fused one (genre, year and popularity are
+                # among its features); BM25/dense parts stay for the reasons only.
+                reason_parts.update(parts)
+                parts = {"rerank": (cfg.w_bm25 + cfg.w_dense) * _scale(np.nan_to_num(logit), pool)}
+                total = parts["rerank"].copy()
+                reranked = True
         if request.reference_item is not None:
             ref_vector = np.asarray(self.embeddings[request.reference_item], dtype=np.float32)
             similarity = np.asarray(self.embeddings @ ref_vector, dtype=np.float32)
@@ -487,7 +612,7 @@ class SearchIndex:
         candidates = retrieval & mask
 
         soft_include = () if genres_enforced else request.include_genres
-        if request.prefer_genres or soft_include:
+        if (request.prefer_genres or soft_include) and not reranked:
             wanted = [g for g in (*request.prefer_genres, *soft_include) if g in self.genre_names]
             if wanted:
                 cols = [self.genre_names.index(g) for g in wanted]
@@ -495,7 +620,7 @@ class SearchIndex:
                 weight = cfg.w_genre if request.narrative else cfg.w_genre_short
                 parts["genre"] = weight * share
                 total += parts["genre"]
-        if request.narrative and request.has_years:
+        if request.narrative and request.has_years and not reranked:
             # People misremember years: outside the window costs a little, growing with the gap.
             lo = -np.inf if request.year_min is None else request.year_min
             hi = np.inf if request.year_max is None else request.year_max
@@ -506,7 +631,9 @@ class SearchIndex:
             parts["year"] = (-cfg.w_year * np.minimum(gap / 5.0, 1.0)).astype(np.float32)
             total += parts["year"]
         quality = self._prior_values(prior)
-        if request.popularity == "popular":
+        if reranked and request.popularity is None:
+            pass  # popularity is one of the re-ranker's features
+        elif request.popularity == "popular":
             parts["popularity"] = cfg.w_popularity * self.popularity
         elif request.popularity == "hidden":
             parts["popularity"] = cfg.w_popularity * self._gems(prior)
@@ -514,7 +641,8 @@ class SearchIndex:
             # Without a wish, a small lift for well-known, well-rated movies breaks near-ties.
             weight = cfg.w_prior if request.narrative else cfg.w_prior_short
             parts["popularity"] = weight * quality
-        total += parts["popularity"]
+        if "popularity" in parts:
+            total += parts["popularity"]
         if user_scores is not None:
             values = np.asarray(user_scores, dtype=np.float32)
             values = np.where(np.isfinite(values), values, np.nan)  # -inf means "no opinion"
@@ -535,7 +663,8 @@ class SearchIndex:
         hit_parts = {
             name: np.asarray(values[items], dtype=np.float32) for name, values in parts.items()
         }
-        reasons = self._reasons(request, items, matched, hit_parts)
+        replaced = {k: np.asarray(v[items], np.float32) for k, v in reason_parts.items()}
+        reasons = self._reasons(request, items, matched, {**replaced, **hit_parts})
         return SearchHits(
             items=items,
             scores=final[items].astype(np.float32),
@@ -660,6 +789,10 @@ class SearchIndex:
             "embeddings",
             "passages",
             "passage_item",
+            "has_overview",
+            "has_plot",
+            "text_words",
+            "n_tags",
         ):
             np.save(directory / f"search_{name}.npy", np.ascontiguousarray(getattr(self, name)))
         if self._bm25 is not None:
@@ -696,7 +829,8 @@ class SearchIndex:
         index.titles = list(meta["titles"])
         index.model_name = meta.get("model_name")
         index.stemmer = bool(meta.get("stemmer", True))
-        for name in ("movie_ids", "years", "genres", "n_ratings", "popularity", "passage_item"):
+        for name in ("movie_ids", "years", "genres", "n_ratings", "popularity", "passage_item",
+                     "has_overview", "has_plot", "text_words", "n_tags"):  # fmt: skip
             setattr(index, name, np.load(directory / f"search_{name}.npy"))
         for name in ("embeddings", "passages"):
             setattr(index, name, np.load(directory / f"search_{name}.npy", mmap_mode="r"))
