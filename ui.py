@@ -1568,6 +1568,20 @@ def _table(
     return MetricsTable(key, title, frame, protocol, details=details)
 
 
+def targets_frame(tables: Iterable[MetricsTable]) -> pd.DataFrame | None:
+    """The quality targets (``core.evaluate.TARGETS``) against the product rows of ``tables``,
+    or None when no table has a target."""
+    from core.evaluate import target_rows
+
+    sections = {t.key: {"rows": t.frame.to_dict("records")} for t in tables if "model" in t.frame}
+    rows = target_rows(sections)
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    frame["met"] = frame["met"].map({True: "✅ met", False: "❌ not met"})
+    return frame.rename(columns={"row": "measured on"})
+
+
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """Numeric columns of a metrics table (what the bar charts can show)."""
     return [

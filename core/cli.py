@@ -465,7 +465,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.evaluate import PARTS, format_section, run
+    from core.evaluate import PARTS, format_section, run, target_rows
 
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))
@@ -489,6 +489,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         for section in sections.values():
             print(format_section(section), end="\n\n")
+    if not args.json and (targets := target_rows(sections)):
+        print("== targets (set for ml-latest-small and the tomt-movies requests)")
+        for row in targets:
+            mark = "met" if row["met"] else "NOT met"
+            print(f"{row['measure']:<28} {row['target']:>8}  {row['measured']:.4f}  {mark}"
+                  f"  ({row['row']})")  # fmt: skip
     return 0
 
 

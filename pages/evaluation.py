@@ -76,6 +76,16 @@ st.caption(
     f"from `{folder}`. Re-run `python -m core evaluate --queries FILE.jsonl` to refresh them."
 )
 
+targets = ui.targets_frame(tables)
+if targets is not None:
+    st.subheader("Quality targets")
+    st.markdown(
+        ":gray[Set for ml-latest-small and the tomt-movies requests; each is measured on the "
+        "product's row of the table below it (search: the re-ranker cross-validated on the "
+        "requests it was trained on, so the figure is a held-out one).]"
+    )
+    st.dataframe(targets, hide_index=True, width="stretch")
+
 for table in tables:
     st.subheader(table.title)
     if table.protocol:

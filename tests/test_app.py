@@ -6,6 +6,7 @@ served to every test through the app's own cached loader; nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -326,6 +327,33 @@ def test_evaluation_without_and_with_metrics(tiny_engine: object, no_scaling_res
         at = app(page="evaluation")
         assert at.warning and "broken.json" in at.warning[0].value
         assert len(at.dataframe) == 3, "the readable files are still shown"
+    finally:
+        for file in folder.glob("*.json"):
+            file.unlink()
+
+
+def test_evaluation_shows_the_quality_targets(tiny_engine: object, no_scaling_results) -> None:
+    folder = Path(tiny_engine.folder) / "evaluation"  # type: ignore[attr-defined]
+    folder.mkdir(parents=True, exist_ok=True)
+    rating = {"name": "rating", "protocol": "5-fold", "rows": [
+        {"model": "global mean", "RMSE": 1.04},
+        {"model": "stacked ensemble (product)", "RMSE": 0.8347},
+    ]}  # fmt: skip
+    search = {"name": "search", "protocol": "tomt", "rows": [
+        {"model": "full search, score fusion only", "Recall@10": 0.231},
+        {"model": "full search, re-ranker 5-fold cross-validated on these requests",
+         "Recall@10": 0.239},
+    ]}  # fmt: skip
+    (folder / "rating.json").write_text(json.dumps(rating))
+    (folder / "search.json").write_text(json.dumps(search))
+    try:
+        at = app(page="evaluation")
+        shown = texts(at)
+        assert "Quality targets" in shown
+        targets = at.dataframe[0].value
+        assert list(targets["measure"]) == ["rating RMSE, 5-fold", "search Recall@10"]
+        assert list(targets["met"]) == ["✅ met", "❌ not met"]
+        assert len(at.dataframe) == 3  # targets + the two tables
     finally:
         for file in folder.glob("*.json"):
             file.unlink()
