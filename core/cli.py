@@ -482,7 +482,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         progress=_progress_printer(not args.json),
     )  # fmt: skip
     if args.json:
-        print(json.dumps({name: s.to_dict() for name, s in sections.items()}, default=float))
+        payload = {name: s.to_dict() for name, s in sections.items()}
+        print(json.dumps({**payload, "targets": target_rows(sections)}, default=float))
     elif (console := _console()) is not None:
         for section in sections.values():
             _rich_section(console, section)

@@ -756,7 +756,7 @@ def collect_search_runs(
             progress(f"search: encoding {number}/{len(known)}", number / max(len(known), 1))
         request = parse_request(str(record["query"])[:4000], engine.catalog, matcher=engine.titles)
         text = request.text.strip()
-        vector = encoder.encode_query(text) if text else None
+        vector = index.query_vector(text, encoder) if text else None  # as search() does
         chunk = index.chunk_vectors(text, encoder) if text and request.narrative else None
         requests.append(request)
         vectors.append(vector)
@@ -800,7 +800,7 @@ def evaluate_search(
     cross-validated row is then the honest figure."""
     from dataclasses import replace
 
-    from core.rerank import cross_validated, ranked_lists
+    from core.rerank import fold_models
 
     started = time.perf_counter()
     runs = queries if isinstance(queries, SearchRuns) else collect_search_runs(
@@ -848,12 +848,30 @@ def evaluate_search(
     narrative[np.unique(rows.request)] = True
     chosen: dict[str, Any] = {"re-ranker": reranker.trained_on if reranker else None}
     cv_name = f"full search, re-ranker {folds}-fold cross-validated on these requests"
-    if rows.labels.sum() >= folds and (rows.labels == 0).any():
-        held_out = ranked_lists(rows, cross_validated(rows, folds), top)
+    try:
+        models, fold_of = fold_models(rows, folds) if rows.n_requests else ([], None)
+    except ValueError as err:
+        models, fold_of = [], None
+        chosen["cross-validation"] = f"skipped: {err} in some fold"
+    if models and fold_of is not None:
+        # The product's search with, for each request, the model that did not see it.
+        shipped = index.reranker
         fusion = ranked["full search, score fusion only"]
-        ranked[cv_name] = [
-            held_out[i] if narrative[i] else fusion[i] for i in range(len(runs.requests))
-        ]
+        ranked[cv_name] = []
+        try:
+            for number, request in enumerate(runs.requests):
+                if not narrative[number]:
+                    ranked[cv_name].append(fusion[number])
+                    continue
+                index.reranker = models[int(fold_of[number])]
+                hits = index.search(
+                    request, encoder=engine.encoder, top=top, config=replace(base, rerank=True),
+                    prior=engine.scorers["popularity"], query_vector=runs.vectors[number],
+                    chunk_vectors=runs.chunks[number],
+                )  # fmt: skip
+                ranked[cv_name].append([int(i) for i in hits.items])
+        finally:
+            index.reranker = shipped
         chosen["cross-validation"] = {
             "folds": folds,
             "re-ranked requests": int(narrative.sum()),
@@ -882,7 +900,7 @@ def train_search_reranker(
     """Fit the search re-ranker on every narrative request of ``queries_path`` and save it to
     ``out``; also returns the cross-validated evaluation of the same requests (so the
     printed figures are held-out ones, not the fit's)."""
-    from core.rerank import SearchReranker, file_digest
+    from core.rerank import SearchReranker, file_digest, load_default
 
     runs = collect_search_runs(engine, read_queries(queries_path), progress=progress)
     rows = runs.rows
@@ -909,6 +927,7 @@ def train_search_reranker(
     finally:
         engine.search_index.reranker = previous
     model.save(out)
+    load_default.cache_clear()  # this process serves the new model from now on
     return model, section
 
 
@@ -931,8 +950,8 @@ class Target:
 
 
 #: The quality targets set for ml-latest-small (and the tomt-movies requests). Search is judged
-#: on the cross-validated re-ranker row when the file is the one the shipped re-ranker was
-#: trained on (the product row would be in-sample), else on the product row.
+#: on the product row, except when the shipped re-ranker was trained on that very file (the
+#: row says "in-sample"): then on the re-ranker cross-validated on it.
 TARGETS: tuple[Target, ...] = (
     Target("rating RMSE, 5-fold", "rating", "RMSE", 0.845, lower_is_better=True),
     Target(
@@ -945,7 +964,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "search Recall@10", "search", f"Recall@{K}", 0.30,
-        rows=("cross-validated", "(product"),
+        rows=("(product", "full search"),
     ),
 )  # fmt: skip
 
@@ -965,6 +984,9 @@ def target_rows(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
             chosen = next((r for r in rows if fragment in str(r.get("model", ""))), None)
             if chosen is not None:
                 break
+        if chosen is not None and "in-sample" in str(chosen.get("model", "")):
+            # The shipped model saw these requests: judge its held-out (cross-validated) row.
+            chosen = next((r for r in rows if "cross-validated" in str(r.get("model", ""))), None)
         if chosen is None or target.metric not in chosen:
             continue
         measured = float(chosen[target.metric])

@@ -13,7 +13,9 @@ it was as good in that cross-validation, and its ~40 coefficients ship as a smal
 The shipped model is trained by ``python -m core tune-search --queries FILE`` (scikit-learn's
 ``LogisticRegression``); serving needs only NumPy. It is applied to narrative requests only
 (more than :data:`core.query.NARRATIVE_WORDS` words): short chat requests ("a 90s space
-adventure") are a different task, kept on score fusion.
+adventure") are a different task, kept on score fusion. The model is used on any catalogue:
+its features are per candidate and relative to the request's pool, and movies without any
+overview or plot (41% of the answers it was trained on) are a regular case for it.
 """
 
 from __future__ import annotations
@@ -114,10 +116,12 @@ class RequestSignals:
     request_words: int
     n_chunks: int
 
-    def pool(self, mask: np.ndarray, size: int = POOL) -> np.ndarray:
-        """Candidates: the union of each retriever's ``size`` best movies within ``mask``."""
+    def pool(self, mask: np.ndarray, size: int | None = None) -> np.ndarray:
+        """Candidates: the union of each retriever's ``size`` (default :data:`POOL`) best
+        movies within ``mask``."""
         from core.search import _top
 
+        size = POOL if size is None else size
         bm25_top = _top(np.where(self.bm25 > 0, self.bm25, np.nan), size, mask)
         return np.union1d(
             np.union1d(bm25_top, _top(self.cosine, size, mask)), _top(self.chunk_max, size, mask)
@@ -324,17 +328,37 @@ def ranked_lists(rows: TrainingRows, scores: np.ndarray, top: int = 100) -> list
     return out
 
 
-def cross_validated(rows: TrainingRows, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Held-out decision scores of every row: each fold scored by a model fitted on the
-    other folds' requests (requests are split, never rows of one request)."""
-    scores = np.zeros(len(rows.labels), dtype=np.float32)
-    order = np.random.default_rng(seed).permutation(rows.n_requests)
-    fold_of = np.empty(rows.n_requests, dtype=np.int64)
-    fold_of[order] = np.arange(rows.n_requests) % folds
+def fold_of_requests(n_requests: int, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """A fold number per request (a seeded shuffle dealt round-robin)."""
+    order = np.random.default_rng(seed).permutation(n_requests)
+    fold_of = np.empty(n_requests, dtype=np.int64)
+    fold_of[order] = np.arange(n_requests) % folds
+    return fold_of
+
+
+def fold_models(
+    rows: TrainingRows, folds: int = 5, seed: int = 0
+) -> tuple[list[SearchReranker], np.ndarray]:
+    """One model per fold, each fitted on the other folds' requests (requests are split,
+    never rows of one request), and the fold of every request. ``ValueError`` when some
+    fold's training part has no answer among its candidates."""
+    fold_of = fold_of_requests(rows.n_requests, folds, seed)
     row_fold = fold_of[rows.request]
+    models = []
     for fold in range(folds):
+        train = row_fold != fold
+        models.append(SearchReranker.fit(rows.matrix[train], rows.labels[train]))
+    return models, fold_of
+
+
+def cross_validated(rows: TrainingRows, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Held-out decision scores of every row: each scored by the model of
+    :func:`fold_models` that did not see its request."""
+    models, fold_of = fold_models(rows, folds, seed)
+    row_fold = fold_of[rows.request]
+    scores = np.zeros(len(rows.labels), dtype=np.float32)
+    for fold, model in enumerate(models):
         test = row_fold == fold
-        model = SearchReranker.fit(rows.matrix[~test], rows.labels[~test])
         scores[test] = model.decision(rows.matrix[test])
     return scores
 

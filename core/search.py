@@ -585,6 +585,9 @@ class SearchIndex:
                     chunk_vectors = self.chunk_vectors(text, encoder)
                 signals = self.request_signals(request, query_vector, chunk_vectors, bm25)
                 pool = signals.pool(mask)
+                # Only the re-ranker's own candidates: fusion candidates outside its pool
+                # would get no learned score and tie with the worst scored one.
+                retrieval[:] = False
                 retrieval[pool] = True
                 logit = np.full(n, np.nan, dtype=np.float32)
                 assert self.reranker is not None  # uses_reranker checked it

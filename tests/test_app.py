@@ -341,6 +341,8 @@ def test_evaluation_shows_the_quality_targets(tiny_engine: object, no_scaling_re
     ]}  # fmt: skip
     search = {"name": "search", "protocol": "tomt", "rows": [
         {"model": "full search, score fusion only", "Recall@10": 0.231},
+        {"model": "full search (product: fusion + shipped re-ranker) [in-sample: trained on "
+                  "these requests]", "Recall@10": 0.243},
         {"model": "full search, re-ranker 5-fold cross-validated on these requests",
          "Recall@10": 0.239},
     ]}  # fmt: skip
@@ -353,6 +355,7 @@ def test_evaluation_shows_the_quality_targets(tiny_engine: object, no_scaling_re
         targets = at.dataframe[0].value
         assert list(targets["measure"]) == ["rating RMSE, 5-fold", "search Recall@10"]
         assert list(targets["met"]) == ["✅ met", "❌ not met"]
+        assert list(targets["measured"]) == [0.8347, 0.239]  # the held-out search row
         assert len(at.dataframe) == 3  # targets + the two tables
     finally:
         for file in folder.glob("*.json"):

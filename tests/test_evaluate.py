@@ -264,3 +264,11 @@ def test_target_rows_judge_the_product_rows() -> None:
     # the held-out (cross-validated) search row wins over the in-sample product row
     assert rows["search Recall@10"]["measured"] == 0.24 and not rows["search Recall@10"]["met"]
     assert evaluate.target_rows({}) == []
+    # on requests the shipped model never saw, the product row itself is judged
+    other = evaluate.Section("search", "", [
+        {"model": "full search (product: fusion + shipped re-ranker)", "Recall@10": 0.33},
+        {"model": "full search, re-ranker 5-fold cross-validated on these requests",
+         "Recall@10": 0.24},
+    ])  # fmt: skip
+    (judged,) = evaluate.target_rows({"search": other})
+    assert judged["measured"] == 0.33 and judged["met"] and "product" in judged["row"]

@@ -199,6 +199,29 @@ def test_search_uses_the_reranker_for_narrative_requests(
     assert "rerank" not in trained.search(short, encoder=encoder, top=5).parts
 
 
+def test_search_ranks_the_training_features_by_the_model(
+    index: SearchIndex, tiny_catalog, encoder, monkeypatch
+) -> None:
+    """Serving scores exactly the candidates and features training sees, in model order."""
+    rows = rows_for(index, tiny_catalog, encoder)
+    model = SearchReranker.fit(rows.matrix, rows.labels)
+    monkeypatch.setattr(rerank, "POOL", 3)  # a pool smaller than the catalogue
+    monkeypatch.setattr(index, "reranker", model)
+    request = parse_request(STORIES[9], tiny_catalog)
+    vector = encoder.encode_query(request.text)
+    chunks = index.chunk_vectors(request.text, encoder)
+    signals = index.request_signals(request, vector, chunks)
+    pool = signals.pool(np.ones(index.n_items, dtype=bool), size=3)
+    matrix, _, items = rerank.candidate_rows(index, request, vector, chunks, -1)
+    expected = items[np.argsort(-model.decision(matrix), kind="stable")]
+    hits = index.search(request, top=20, query_vector=vector, chunk_vectors=chunks)
+    assert set(hits.items.tolist()) <= set(pool.tolist())
+    assert len(pool) < index.n_items
+    assert hits.items.tolist() == expected[: len(hits.items)].tolist()
+    total = sum(hits.parts.values())
+    np.testing.assert_allclose(total, hits.scores, atol=1e-6)
+
+
 def test_reranked_search_keeps_user_taste_and_filters(
     index: SearchIndex, tiny_catalog, encoder
 ) -> None:
@@ -211,10 +234,13 @@ def test_reranked_search_keeps_user_taste_and_filters(
     hits = index.search(request, encoder=encoder, top=8, filters=excluded)
     horror = index.genre_names.index("Horror")
     assert not index.genres[hits.items, horror].any()
+    plain = index.search(request, encoder=encoder, top=20)
     taste = np.zeros(index.n_items, dtype=np.float32)
-    taste[tiny_catalog.item_of[5]] = 10.0
-    liked = index.search(request, encoder=encoder, top=8, user_scores=taste)
+    fan_of = int(plain.items[-1])  # the weakest candidate
+    taste[fan_of] = 10.0
+    liked = index.search(request, encoder=encoder, top=20, user_scores=taste)
     assert {"rerank", "user"} <= set(liked.parts)
+    assert liked.items.tolist().index(fan_of) < plain.items.tolist().index(fan_of)
 
 
 def test_save_load_keeps_the_facts(index: SearchIndex, tmp_path: Path) -> None:
