@@ -912,6 +912,7 @@ def train_search_reranker(
     model = SearchReranker.fit(
         rows.matrix,
         rows.labels,
+        rows.request,
         dataset=engine.manifest.dataset if engine.manifest else engine.catalog.name,
         queries=Path(queries_path).name,
         queries_sha1=file_digest(queries_path),

@@ -123,6 +123,27 @@ def test_fit_decision_and_round_trip(tmp_path: Path) -> None:
         SearchReranker.fit(matrix, np.zeros(600, dtype=np.int64))
 
 
+def test_listwise_fit_puts_each_answer_first() -> None:
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(50 * 12, len(FEATURES))).astype(np.float32)
+    groups = np.repeat(np.arange(50), 12)
+    labels = np.zeros(len(groups), dtype=np.int64)
+    for g in range(50):  # the answer: the row with the highest cosine - 0.5 * popularity
+        rows = np.flatnonzero(groups == g)
+        key = (
+            matrix[rows, FEATURES.index("cosine")]
+            - 0.5 * matrix[rows, FEATURES.index("popularity")]
+        )
+        labels[rows[np.argmax(key)]] = 1
+    labels[groups == 49] = 0  # a request whose answer is not among its candidates
+    model = SearchReranker.fit(matrix, labels, groups)
+    assert model.trained_on["objective"] == "listwise softmax" and model.intercept == 0.0
+    scores = model.decision(matrix)
+    firsts = [labels[groups == g][np.argmax(scores[groups == g])] for g in range(49)]
+    assert np.mean(firsts) > 0.9
+    assert model.coef[FEATURES.index("cosine")] > 0 > model.coef[FEATURES.index("popularity")]
+
+
 def test_wrong_or_broken_model_files_are_refused(tmp_path: Path) -> None:
     payload = SearchReranker(
         np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.ones(len(FEATURES)), 0.0
@@ -156,9 +177,10 @@ def test_cross_validation_never_scores_a_request_with_its_own_rows(monkeypatch) 
     seen: list[set[int]] = []
     fit = SearchReranker.fit
 
-    def spy(matrix, labels, **kwargs):
+    def spy(matrix, labels, groups=None, **kwargs):
         seen.append({int(v) for v in matrix[:, 0]})
-        return fit(matrix, labels, **kwargs)
+        assert groups is not None and set(groups.tolist()) == seen[-1]  # fitted listwise
+        return fit(matrix, labels, groups, **kwargs)
 
     monkeypatch.setattr(SearchReranker, "fit", staticmethod(spy))
     scores = cross_validated(rows, folds=5)
