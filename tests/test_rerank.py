@@ -250,8 +250,7 @@ def test_reranked_search_keeps_user_taste_and_filters(
     from core.blend import Filters
 
     request = parse_request(STORIES[1], tiny_catalog)
-    if not index.uses_reranker(request):
-        pytest.skip("no shipped re-ranker")
+    assert index.uses_reranker(request)  # the shipped model (see the test above)
     excluded = Filters(exclude_genres=("Horror",))
     hits = index.search(request, encoder=encoder, top=8, filters=excluded)
     horror = index.genre_names.index("Horror")
