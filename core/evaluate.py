@@ -744,7 +744,7 @@ def collect_search_runs(
     re-ranker's candidate rows of the narrative ones (the rows :func:`evaluate_search`
     cross-validates and ``python -m core tune-search`` trains on)."""
     from core.query import parse_request
-    from core.rerank import TrainingRows, candidate_rows
+    from core.rerank import FEATURES, TrainingRows, candidate_rows
 
     index = engine.search_index
     known = [q for q in queries if int(q["movieId"]) in engine.catalog.item_of]
@@ -764,9 +764,7 @@ def collect_search_runs(
         if vector is not None and request.narrative:
             parts.append(candidate_rows(index, request, vector, chunk, answers[number]))
         else:
-            parts.append((np.zeros((0, 0)), np.zeros(0), np.zeros(0)))
-    width = max((p[0].shape[1] for p in parts if len(p[0])), default=0)
-    parts = [p if len(p[0]) else (np.zeros((0, width)), p[1], p[2]) for p in parts]
+            parts.append((np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0)))
     rows = TrainingRows.stack(parts)
     return SearchRuns(len(queries), requests, answers, vectors, chunks, rows)
 

@@ -6,9 +6,9 @@ ranks and z-scores inside the candidate pool, the best match of any 80-word chun
 request, year gap, genre share, popularity, and whether the movie has any overview or plot to
 match against) ranks the same candidates better: on the 2,884 Reddit tip-of-the-tongue requests
 of ``tomt-movies/train.jsonl`` it raises Recall@10 from 0.231 to 0.245 in 5-fold
-cross-validation (``python -m core evaluate --parts search``). A linear model rather than boosted trees: trees
-were no better in that cross-validation, and ~35 coefficients ship as a small JSON file
-(:data:`DEFAULT_PATH`) that any NumPy version reads. The weights are fitted listwise (the
+cross-validation (``python -m core evaluate --parts search``). A linear model rather than
+boosted trees: trees were no better in that cross-validation, and 34 coefficients ship as a
+small JSON file (:data:`DEFAULT_PATH`) that any NumPy version reads. The weights are fitted listwise (the
 softmax probability of each request's answer among its candidates), which beat a row-wise
 logistic regression there.
 
@@ -381,16 +381,6 @@ class TrainingRows:
         )
 
 
-def ranked_lists(rows: TrainingRows, scores: np.ndarray, top: int = 100) -> list[list[int]]:
-    """Each request's candidate items ordered by ``scores`` (best first, ``top`` kept)."""
-    out: list[list[int]] = [[] for _ in range(rows.n_requests)]
-    order = np.lexsort((-np.asarray(scores), rows.request))
-    for request, item in zip(rows.request[order].tolist(), rows.items[order].tolist(), strict=True):
-        if len(out[request]) < top:
-            out[request].append(item)
-    return out
-
-
 def fold_of_requests(n_requests: int, folds: int = 5, seed: int = 0) -> np.ndarray:
     """A fold number per request (a seeded shuffle dealt round-robin)."""
     order = np.random.default_rng(seed).permutation(n_requests)
@@ -414,18 +404,6 @@ def fold_models(
             SearchReranker.fit(rows.matrix[train], rows.labels[train], rows.request[train])
         )
     return models, fold_of
-
-
-def cross_validated(rows: TrainingRows, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Held-out decision scores of every row: each scored by the model of
-    :func:`fold_models` that did not see its request."""
-    models, fold_of = fold_models(rows, folds, seed)
-    row_fold = fold_of[rows.request]
-    scores = np.zeros(len(rows.labels), dtype=np.float32)
-    for fold, model in enumerate(models):
-        test = row_fold == fold
-        scores[test] = model.decision(rows.matrix[test])
-    return scores
 
 
 def candidate_rows(

@@ -18,9 +18,8 @@ from core.rerank import (
     MAX_CHUNKS,
     SearchReranker,
     TrainingRows,
-    cross_validated,
     features,
-    ranked_lists,
+    fold_models,
     request_chunks,
 )
 from core.search import SearchConfig, SearchIndex
@@ -183,11 +182,12 @@ def test_cross_validation_never_scores_a_request_with_its_own_rows(monkeypatch) 
         return fit(matrix, labels, groups, **kwargs)
 
     monkeypatch.setattr(SearchReranker, "fit", staticmethod(spy))
-    scores = cross_validated(rows, folds=5)
+    models, fold_of = fold_models(rows, folds=5)
     assert len(seen) == 5 and all(len(s) == 8 for s in seen)  # 2 of 10 requests held out
     assert set.union(*[set(range(10)) - s for s in seen]) == set(range(10))
-    lists = ranked_lists(rows, scores, top=3)
-    assert len(lists) == 10 and all(len(one) == 3 for one in lists)
+    for fold in range(5):  # each model is the one that did not see its fold's requests
+        assert not seen[fold] & set(np.flatnonzero(fold_of == fold).tolist())
+    assert len(models) == 5
 
 
 def test_search_uses_the_reranker_for_narrative_requests(
