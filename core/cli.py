@@ -130,8 +130,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "tune-search",
-        help="train the search re-ranker on requests with known answers (prints held-out "
-        "cross-validated figures)",
+        help="train the search re-ranker and its request-vector adapter on requests with "
+        "known answers (prints held-out cross-validated figures)",
     )
     common(p, top=False)
     p.add_argument(
@@ -141,7 +141,14 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="where to write the model (default: the shipped core/data/search_reranker.json)",
+        help="where to write the re-ranker (default: the shipped core/data/search_reranker.json)",
+    )
+    p.add_argument(
+        "--adapter-out",
+        type=Path,
+        default=None,
+        help="where to write the adapter (default: the shipped core/data/search_adapter.npz, "
+        "or beside --out as <name>.adapter.npz when --out is given)",
     )
 
     p = sub.add_parser(
@@ -500,24 +507,34 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune_search(args: argparse.Namespace) -> int:
+    from core import adapter, rerank
     from core.engine import Engine
     from core.evaluate import format_section, train_search_reranker
-    from core.rerank import DEFAULT_PATH
 
     if not args.queries.is_file():
         raise DataError(f"Query file {args.queries} does not exist.")
-    out = args.out or DEFAULT_PATH
+    out = args.out or rerank.DEFAULT_PATH
+    adapter_out = args.adapter_out or (
+        adapter.DEFAULT_PATH if args.out is None else out.with_suffix(".adapter.npz")
+    )
     progress = _progress_printer(not args.json)
     engine = Engine.open(args.data, Settings(), progress=progress)
     try:
-        model, section = train_search_reranker(engine, args.queries, out, progress=progress)
+        models, section = train_search_reranker(
+            engine, args.queries, out, adapter_out, progress=progress
+        )
     except ValueError as err:
         raise DataError(str(err)) from None
     if args.json:
-        print(json.dumps({"model": model.to_dict(), "search": section.to_dict()}, default=float))
+        payload = {"model": models.reranker.to_dict(), "search": section.to_dict()}
+        if models.adapter is not None:
+            payload["adapter"] = models.adapter.trained_on
+        print(json.dumps(payload, default=float))
     else:
         print(format_section(section))
         print(f"re-ranker written to {out}")
+        if models.adapter is not None:
+            print(f"adapter written to {adapter_out}")
     return 0
 
 

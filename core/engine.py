@@ -558,6 +558,10 @@ class Engine:
         self.catalog = catalog
         self.scorers = dict(scorers)
         self.search_index = search_index
+        if search_index is not None and getattr(search_index, "model_name", "") is None:
+            # Its movie vectors are the semantic component's, built with this model (the
+            # component key holds it); the re-ranker's adapter is matched against it.
+            search_index.model_name = settings.embed_model
         self.settings = settings
         self.manifest = manifest
         self.folder = folder

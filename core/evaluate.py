@@ -738,35 +738,46 @@ def read_queries(path: Path) -> list[dict[str, Any]]:
 def collect_search_runs(
     engine: Any, queries: list[dict[str, Any]], *, progress: Progress = _noop
 ) -> SearchRuns:
-    """Parse and encode every request whose answer is in the catalogue, once.
+    """Parse and encode every request whose answer is in the catalogue, once: the parsed
+    requests, their answers, and the request and chunk vectors (the texts
+    :meth:`SearchIndex.search` would encode, before any adapter).
 
-    Returns the parsed requests, their answers, request and chunk vectors, and the
-    re-ranker's candidate rows of the narrative ones (the rows :func:`evaluate_search`
-    cross-validates and ``python -m core tune-search`` trains on)."""
+    Encoded in batches (all requests, then all chunks): several times faster than one request
+    at a time, and the same vectors up to float rounding."""
     from core.query import parse_request
-    from core.rerank import FEATURES, TrainingRows, candidate_rows
+    from core.rerank import request_chunks
 
-    index = engine.search_index
     known = [q for q in queries if int(q["movieId"]) in engine.catalog.item_of]
     answers = [engine.catalog.item_of[int(q["movieId"])] for q in known]
     encoder = engine.encoder
-    requests, vectors, chunks, parts = [], [], [], []
-    for number, record in enumerate(known):
-        if number % 100 == 0:
-            progress(f"search: encoding {number}/{len(known)}", number / max(len(known), 1))
-        request = parse_request(str(record["query"])[:4000], engine.catalog, matcher=engine.titles)
-        text = request.text.strip()
-        vector = index.query_vector(text, encoder) if text else None  # as search() does
-        chunk = index.chunk_vectors(text, encoder) if text and request.narrative else None
-        requests.append(request)
-        vectors.append(vector)
-        chunks.append(chunk)
-        if vector is not None and request.narrative:
-            parts.append(candidate_rows(index, request, vector, chunk, answers[number]))
-        else:
-            parts.append((np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0)))
-    rows = TrainingRows.stack(parts)
-    return SearchRuns(len(queries), requests, answers, vectors, chunks, rows)
+    progress("search: parsing requests", 0.0)
+    requests = [
+        parse_request(str(q["query"])[:4000], engine.catalog, matcher=engine.titles) for q in known
+    ]
+    texts = [request.text.strip() for request in requests]
+    with_text = [i for i, text in enumerate(texts) if text]
+    # As SearchIndex.query_vector + Encoder.encode_query prepare a request's text.
+    prepared = [" ".join(texts[i][:2000].split()) for i in with_text]
+    chunk_lists = {
+        i: request_chunks(texts[i]) for i in with_text if requests[i].narrative
+    }  # fmt: skip
+
+    def report(what: str) -> Callable[[int, int], None]:
+        return lambda done, total: progress(f"search: encoding {what} {done}/{total}", done / total)
+
+    matrix = encoder.encode(prepared, progress=report("requests"))
+    vectors: list[np.ndarray | None] = [None] * len(requests)
+    for row, i in enumerate(with_text):
+        vectors[i] = matrix[row]
+    flat = [chunk for chunks in chunk_lists.values() for chunk in chunks]
+    chunk_matrix = encoder.encode(flat, progress=report("chunks")) if flat else None
+    chunks: list[np.ndarray | None] = [None] * len(requests)
+    start = 0
+    for i, parts in chunk_lists.items():
+        if parts:
+            chunks[i] = chunk_matrix[start : start + len(parts)]
+            start += len(parts)
+    return SearchRuns(len(queries), requests, answers, vectors, chunks)
 
 
 @dataclass
@@ -778,7 +789,106 @@ class SearchRuns:
     answers: list[int]
     vectors: list[np.ndarray | None]
     chunks: list[np.ndarray | None]
-    rows: Any  # core.rerank.TrainingRows
+
+    @property
+    def narrative(self) -> np.ndarray:
+        """Per request: whether the product re-ranks it (narrative, with text to encode)."""
+        return np.array(
+            [
+                v is not None and bool(r.narrative)
+                for r, v in zip(self.requests, self.vectors, strict=True)
+            ],
+            dtype=bool,
+        )
+
+
+@dataclass
+class SearchModels:
+    """What ``tune-search`` fits: the re-ranker and the request-vector adapter it was fitted
+    with (None when the index's encoder is unknown)."""
+
+    reranker: Any  # core.rerank.SearchReranker
+    adapter: Any  # core.adapter.QueryAdapter | None
+    answers_in_pool: int
+
+
+def search_rows(
+    index: Any, runs: SearchRuns, members: np.ndarray, adapter_of: Callable[[int], Any]
+) -> Any:
+    """The re-ranker's candidate rows (:class:`core.rerank.TrainingRows`) of the requests in
+    ``members``, each computed with the adapter ``adapter_of(request number)`` (or none)."""
+    from core.rerank import FEATURES, TrainingRows, candidate_rows
+
+    wanted = np.zeros(len(runs.requests), dtype=bool)
+    wanted[np.asarray(members, dtype=np.int64)] = True
+    empty = (np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0))
+    previous = index.adapter
+    parts = []
+    try:
+        for number, request in enumerate(runs.requests):
+            if not wanted[number]:
+                parts.append(empty)
+                continue
+            index.adapter = adapter_of(number)
+            parts.append(
+                candidate_rows(
+                    index, request, runs.vectors[number], runs.chunks[number], runs.answers[number]
+                )
+            )
+    finally:
+        index.adapter = previous
+    return TrainingRows.stack(parts)
+
+
+def fit_search_models(
+    index: Any,
+    runs: SearchRuns,
+    members: np.ndarray,
+    *,
+    adapter: bool,
+    folds: int = 5,
+    seed: int = 1,
+    **trained_on: Any,
+) -> SearchModels:
+    """Fit the re-ranker, and the adapter when ``adapter``, on the narrative requests among
+    ``members`` (request numbers of ``runs``).
+
+    The adapter is fitted on all of them. The re-ranker's rows are computed with adapters
+    cross-fitted over ``folds`` folds of the same requests, so each request's cosines come from
+    an adapter that never saw it: the re-ranker then learns how much to trust the cosines as
+    they look on new requests, not on the adapter's own training data. ``ValueError`` when no
+    answer is among its candidates."""
+    from core.adapter import QueryAdapter, model_fingerprint
+    from core.rerank import SearchReranker, fold_of_requests
+
+    members = np.asarray(members, dtype=np.int64)
+    members = members[runs.narrative[members]]
+    full = None
+    if adapter and len(members) >= folds:
+        fingerprint = model_fingerprint(index.model_name)
+        movies = np.asarray(index.embeddings, dtype=np.float32)
+        answers = np.asarray(runs.answers, dtype=np.int64)
+
+        def fit(chosen: np.ndarray) -> QueryAdapter:
+            vectors = np.stack([runs.vectors[i] for i in chosen])
+            return QueryAdapter.fit(
+                vectors, answers[chosen], movies, fingerprint=fingerprint, **trained_on
+            )
+
+        inner = fold_of_requests(len(members), folds, seed)
+        fitted = [fit(members[inner != fold]) for fold in range(folds)]
+        fold_of = dict(zip(members.tolist(), inner.tolist(), strict=True))
+        rows = search_rows(index, runs, members, lambda number: fitted[fold_of[number]])
+        full = fit(members)
+    else:
+        rows = search_rows(index, runs, members, lambda number: None)
+    if rows.labels.sum() == 0 or not (rows.labels == 0).any():
+        raise ValueError("no narrative request has its answer among the candidates")
+    requests = len(np.unique(rows.request))
+    reranker = SearchReranker.fit(
+        rows.matrix, rows.labels, rows.request, requests=requests, **trained_on
+    )
+    return SearchModels(reranker, full, int(rows.labels.sum()))
 
 
 def evaluate_search(
@@ -791,14 +901,15 @@ def evaluate_search(
     folds: int = 5,
 ) -> Section:
     """Recall@1/10/100 and MRR@10 of BM25 alone, embeddings alone, score fusion, the product
-    (fusion + the shipped re-ranker) and the re-ranker cross-validated on these requests.
+    (fusion + the shipped re-ranker and adapter) and the re-ranker (with its adapter, when the
+    product has one) cross-validated on these requests.
 
     ``queries_digest`` (:func:`core.rerank.file_digest` of the queries file) marks the product
     row as in-sample when the shipped re-ranker was trained on that very file; the
     cross-validated row is then the honest figure."""
     from dataclasses import replace
 
-    from core.rerank import fold_models
+    from core.rerank import fold_of_requests
 
     started = time.perf_counter()
     runs = queries if isinstance(queries, SearchRuns) else collect_search_runs(
@@ -812,7 +923,8 @@ def evaluate_search(
         and queries_digest
         and reranker.trained_on.get("queries_sha1") == queries_digest
     )
-    product = "full search (product: fusion + shipped re-ranker)"
+    adapted = " and adapter" if index.active_adapter is not None else ""
+    product = f"full search (product: fusion + shipped re-ranker{adapted})"
     if trained_here:
         product += " [in-sample: trained on these requests]"
     elif reranker is None:
@@ -841,19 +953,32 @@ def evaluate_search(
                 chunk_vectors=runs.chunks[number],
             )
             ranked[name].append([int(i) for i in hits.items])
-    rows = runs.rows
-    narrative = np.zeros(len(runs.requests), dtype=bool)
-    narrative[np.unique(rows.request)] = True
-    chosen: dict[str, Any] = {"re-ranker": reranker.trained_on if reranker else None}
-    cv_name = f"full search, re-ranker {folds}-fold cross-validated on these requests"
-    try:
-        models, fold_of = fold_models(rows, folds) if rows.n_requests else ([], None)
-    except ValueError as err:
-        models, fold_of = [], None
-        chosen["cross-validation"] = f"skipped: {err} in some fold"
-    if models and fold_of is not None:
-        # The product's search with, for each request, the model that did not see it.
-        shipped = index.reranker
+    narrative = runs.narrative
+    with_adapter = index.active_adapter is not None
+    chosen: dict[str, Any] = {
+        "re-ranker": reranker.trained_on if reranker else None,
+        "adapter": index.active_adapter.trained_on if with_adapter else None,
+    }
+    cv_name = (
+        f"full search, re-ranker{' and adapter' if with_adapter else ''} {folds}-fold "
+        "cross-validated on these requests"
+    )
+    fold_of = fold_of_requests(len(runs.requests), folds)
+    models: list[SearchModels] = []
+    if narrative.sum() >= folds:
+        try:
+            for fold in range(folds):
+                progress(f"search: fitting fold {fold + 1}/{folds}", fold / folds)
+                members = np.flatnonzero(fold_of != fold)
+                models.append(
+                    fit_search_models(index, runs, members, adapter=with_adapter, folds=folds)
+                )
+        except ValueError as err:
+            models = []
+            chosen["cross-validation"] = f"skipped: {err} in some fold"
+    if models:
+        # The product's search with, for each request, the models that did not see it.
+        shipped = (index.reranker, index.adapter)
         fusion = ranked["full search, score fusion only"]
         ranked[cv_name] = []
         try:
@@ -861,7 +986,8 @@ def evaluate_search(
                 if not narrative[number]:
                     ranked[cv_name].append(fusion[number])
                     continue
-                index.reranker = models[int(fold_of[number])]
+                fold_models = models[int(fold_of[number])]
+                index.reranker, index.adapter = fold_models.reranker, fold_models.adapter
                 hits = index.search(
                     request, encoder=engine.encoder, top=top, config=replace(base, rerank=True),
                     prior=engine.scorers["popularity"], query_vector=runs.vectors[number],
@@ -869,11 +995,14 @@ def evaluate_search(
                 )  # fmt: skip
                 ranked[cv_name].append([int(i) for i in hits.items])
         finally:
-            index.reranker = shipped
+            index.reranker, index.adapter = shipped
         chosen["cross-validation"] = {
             "folds": folds,
             "re-ranked requests": int(narrative.sum()),
-            "answers among their candidates": int(rows.labels.sum()),
+            "adapter": with_adapter,
+            "training answers among their candidates, per fold": [
+                m.answers_in_pool for m in models
+            ],
         }
     section = Section(
         "search",
@@ -882,8 +1011,9 @@ def evaluate_search(
         "same parsing, constraints and re-ranking for every variant; BM25 alone and embeddings "
         "alone use score fusion with the other retriever switched off. Narrative requests "
         f"(more than {NARRATIVE_WORDS} words) are re-ranked by the learned model in the "
-        "product; the cross-validated row trains it on 4/5 of these requests and ranks the "
-        "other 1/5, in turn (short requests keep score fusion).",
+        "product, with request vectors mapped by the learned adapter; the cross-validated row "
+        "fits both on 4/5 of these requests and ranks the other 1/5, in turn (short requests "
+        "keep score fusion).",
         chosen=chosen,
     )
     for name, lists in ranked.items():
@@ -893,41 +1023,52 @@ def evaluate_search(
 
 
 def train_search_reranker(
-    engine: Any, queries_path: Path, out: Path, *, progress: Progress = _noop, folds: int = 5
-) -> tuple[Any, Section]:
-    """Fit the search re-ranker on every narrative request of ``queries_path`` and save it to
-    ``out``; also returns the cross-validated evaluation of the same requests (so the
-    printed figures are held-out ones, not the fit's)."""
-    from core.rerank import SearchReranker, file_digest, load_default
+    engine: Any,
+    queries_path: Path,
+    out: Path,
+    adapter_out: Path | None = None,
+    *,
+    progress: Progress = _noop,
+    folds: int = 5,
+) -> tuple[SearchModels, Section]:
+    """Fit the search re-ranker and its request-vector adapter on every narrative request of
+    ``queries_path`` and save them to ``out`` and ``adapter_out`` (no adapter is fitted when
+    ``adapter_out`` is None or the index's encoder is unknown); also returns the
+    cross-validated evaluation of the same requests (so the printed figures are held-out
+    ones, not the fit's)."""
+    from core.adapter import load_default as load_default_adapter
+    from core.rerank import file_digest, load_default
 
     runs = collect_search_runs(engine, read_queries(queries_path), progress=progress)
-    rows = runs.rows
-    if rows.labels.sum() < folds or not (rows.labels == 0).any():
-        raise ValueError(
-            f"{queries_path}: too few narrative requests with their answer among the "
-            "candidates to train on"
-        )
-    model = SearchReranker.fit(
-        rows.matrix,
-        rows.labels,
-        rows.request,
+    if runs.narrative.sum() < folds:
+        raise ValueError(f"{queries_path}: fewer than {folds} narrative requests to train on")
+    index = engine.search_index
+    progress("search: fitting the re-ranker", 0.0)
+    models = fit_search_models(
+        index,
+        runs,
+        np.arange(len(runs.requests)),
+        adapter=adapter_out is not None and bool(index.model_name),
+        folds=folds,
         dataset=engine.manifest.dataset if engine.manifest else engine.catalog.name,
         queries=Path(queries_path).name,
         queries_sha1=file_digest(queries_path),
-        requests=len(np.unique(rows.request)),
         trained_at=time.strftime("%Y-%m-%d"),
     )
-    previous = engine.search_index.reranker
-    engine.search_index.reranker = model
+    previous = (index.reranker, index.adapter)
+    index.reranker, index.adapter = models.reranker, models.adapter
     try:
         section = evaluate_search(
             engine, runs, progress=progress, queries_digest=file_digest(queries_path), folds=folds
         )
     finally:
-        engine.search_index.reranker = previous
-    model.save(out)
-    load_default.cache_clear()  # this process serves the new model from now on
-    return model, section
+        index.reranker, index.adapter = previous
+    models.reranker.save(out)
+    if models.adapter is not None and adapter_out is not None:
+        models.adapter.save(adapter_out)
+    load_default.cache_clear()  # this process serves the new models from now on
+    load_default_adapter.cache_clear()
+    return models, section
 
 
 # -- targets ------------------------------------------------------------------------------------

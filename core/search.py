@@ -6,6 +6,8 @@ with stopwords and a light English stemmer) and the movie embedding matrix of
 :class:`~core.query.ParsedRequest`, fuses both retrievers, adds the reference movie's
 neighbours, applies year/genre constraints and popularity wishes, optionally re-ranks by a
 user's taste, and returns :class:`SearchHits` with per-signal parts and a short reason per hit.
+Long narrative requests are ordered by the learned re-ranker (:mod:`core.rerank`) over request
+vectors mapped by the learned adapter (:mod:`core.adapter`) instead of the fused score.
 Scoring is vectorised over the whole catalogue (~1 ms for 10k movies).
 """
 
@@ -22,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from core.adapter import QueryAdapter
+from core.adapter import load_default as load_default_adapter
 from core.blend import Filters
 from core.catalog import Catalog
 from core.errors import ArtifactError
@@ -229,6 +233,8 @@ class SearchIndex:
         self.n_tags = np.zeros(0, dtype=np.float32)
         #: The learned re-ranker of narrative requests (the shipped one unless replaced).
         self.reranker: SearchReranker | None = load_default()
+        #: The re-ranker's request-vector adapter (used only with the encoder it fits).
+        self.adapter: QueryAdapter | None = load_default_adapter()
         self.model_name: str | None = None
         self.stemmer = True
         self._bm25: bm25s.BM25 | None = None
@@ -393,10 +399,15 @@ class SearchIndex:
         bm25: np.ndarray | None = None,
     ) -> RequestSignals:
         """Whole-catalogue signals of a request for the re-ranker (movie vectors only, no
-        passages, so they match what the shipped model was trained on)."""
+        passages, so they match what the shipped model was trained on). The request and chunk
+        vectors go through :attr:`active_adapter` first."""
         text = request.text.strip()
         if bm25 is None:
             bm25 = self.bm25_scores(text)[0]
+        adapter = self.active_adapter
+        if adapter is not None:
+            query_vector = adapter.apply(query_vector)
+            chunk_vectors = None if chunk_vectors is None else adapter.apply(chunk_vectors)
         cosine = np.asarray(self.embeddings @ query_vector, dtype=np.float32)
         chunk_max, chunk_mean = chunk_scores(cosine, self.embeddings, chunk_vectors)
         gap = np.zeros(self.n_items, dtype=np.float32)
@@ -426,6 +437,14 @@ class SearchIndex:
             request_words=len(text.split()),
             n_chunks=0 if chunk_vectors is None else len(chunk_vectors),
         )
+
+    @property
+    def active_adapter(self) -> QueryAdapter | None:
+        """:attr:`adapter` when it was trained for this index's encoder, else None."""
+        adapter = self.adapter
+        if adapter is None or not adapter.fits(self.model_name, self.embeddings.shape[1]):
+            return None
+        return adapter
 
     def uses_reranker(self, request: ParsedRequest, config: SearchConfig | None = None) -> bool:
         """Whether :meth:`search` orders this request with the learned re-ranker."""

@@ -81,8 +81,9 @@ if targets is not None:
     st.subheader("Quality targets")
     st.markdown(
         ":gray[Set for ml-latest-small and the tomt-movies requests; each is measured on the "
-        "product's row of the table below it (search: when the shipped re-ranker was trained "
-        "on these very requests, the re-ranker cross-validated on them, a held-out figure).]"
+        "product's row of the table below it (search: when the shipped re-ranker and adapter "
+        "were trained on these very requests, both cross-validated on them, a held-out "
+        "figure).]"
     )
     st.dataframe(targets, hide_index=True, width="stretch")
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from core import rerank
+from core.adapter import QueryAdapter
 from core.embeddings import Encoder, SemanticScorer, fallback_text
 from core.query import NARRATIVE_WORDS, parse_request
 from core.rerank import (
@@ -19,7 +20,6 @@ from core.rerank import (
     SearchReranker,
     TrainingRows,
     features,
-    fold_models,
     request_chunks,
 )
 from core.search import SearchConfig, SearchIndex
@@ -163,31 +163,41 @@ def test_shipped_model_matches_these_features() -> None:
     assert model.trained_on["queries_sha1"] and model.trained_on["requests"] > 1000
 
 
-def test_cross_validation_never_scores_a_request_with_its_own_rows(monkeypatch) -> None:
-    rng = np.random.default_rng(1)
-    parts = []
-    for request in range(10):
-        matrix = rng.normal(size=(8, len(FEATURES))).astype(np.float32)
-        matrix[:, 0] = request  # the request's number, visible to the fake fit below
-        labels = np.zeros(8, dtype=np.int64)
-        labels[request % 8] = 1
-        parts.append((matrix, labels, np.arange(8)))
-    rows = TrainingRows.stack(parts)
-    seen: list[set[int]] = []
-    fit = SearchReranker.fit
+def test_rerankers_rows_never_use_an_adapter_that_saw_the_request(tiny_engine, monkeypatch) -> None:
+    """fit_search_models cross-fits the adapters behind the re-ranker's training rows."""
+    from core import evaluate
+    from core.adapter import QueryAdapter
 
-    def spy(matrix, labels, groups=None, **kwargs):
-        seen.append({int(v) for v in matrix[:, 0]})
-        assert groups is not None and set(groups.tolist()) == seen[-1]  # fitted listwise
-        return fit(matrix, labels, groups, **kwargs)
+    queries = [{"query": story, "movieId": mid} for mid, story in STORIES.items()]
+    runs = evaluate.collect_search_runs(tiny_engine, queries)
+    fitted_on: dict[int, set[int]] = {}
+    fit = QueryAdapter.fit
 
-    monkeypatch.setattr(SearchReranker, "fit", staticmethod(spy))
-    models, fold_of = fold_models(rows, folds=5)
-    assert len(seen) == 5 and all(len(s) == 8 for s in seen)  # 2 of 10 requests held out
-    assert set.union(*[set(range(10)) - s for s in seen]) == set(range(10))
-    for fold in range(5):  # each model is the one that did not see its fold's requests
-        assert not seen[fold] & set(np.flatnonzero(fold_of == fold).tolist())
-    assert len(models) == 5
+    def fit_spy(vectors, answers, movies, **kwargs):
+        model = fit(vectors, answers, movies, **{**kwargs, "epochs": 2})
+        fitted_on[id(model)] = set(np.asarray(answers).tolist())
+        return model
+
+    seen: list[tuple[int, object]] = []
+    rows = rerank.candidate_rows
+
+    def rows_spy(index, request, vector, chunks, answer):
+        seen.append((answer, index.adapter))
+        return rows(index, request, vector, chunks, answer)
+
+    monkeypatch.setattr(QueryAdapter, "fit", staticmethod(fit_spy))
+    monkeypatch.setattr(rerank, "candidate_rows", rows_spy)
+    index = tiny_engine.search_index
+    shipped = index.adapter
+    models = evaluate.fit_search_models(index, runs, np.arange(len(STORIES)), adapter=True, folds=3)
+    assert index.adapter is shipped  # the engine is left as it was
+    assert len(seen) == len(STORIES) and len(fitted_on) == 3 + 1
+    for answer, used in seen:
+        assert used is not None and answer not in fitted_on[id(used)]
+    assert fitted_on[id(models.adapter)] == set(runs.answers)
+    assert models.reranker.trained_on["requests"] == len(STORIES)
+    without = evaluate.fit_search_models(index, runs, np.arange(3), adapter=False, folds=3)
+    assert without.adapter is None and without.reranker.trained_on["requests"] == 3
 
 
 def test_search_uses_the_reranker_for_narrative_requests(
@@ -278,16 +288,21 @@ def test_evaluate_search_reports_the_cross_validated_row(tiny_engine, tmp_path: 
     lines.append(json.dumps({"query": "a documentary nobody has seen", "movieId": 999999}))
     path = tmp_path / "queries.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "reranker.json"
-    previous = tiny_engine.search_index.reranker
-    model, section = train_search_reranker(tiny_engine, path, out, folds=3)
-    assert tiny_engine.search_index.reranker is previous  # the engine is left as it was
+    out, adapter_out = tmp_path / "reranker.json", tmp_path / "adapter.npz"
+    index = tiny_engine.search_index
+    previous = (index.reranker, index.adapter)
+    models, section = train_search_reranker(tiny_engine, path, out, adapter_out, folds=3)
+    assert (index.reranker, index.adapter) == previous  # the engine is left as it was
     assert out.exists() and SearchReranker.load(out).trained_on["requests"] == len(STORIES)
-    models = [row["model"] for row in section.rows]
-    assert "full search, re-ranker 3-fold cross-validated on these requests" in models
+    adapter = QueryAdapter.load(adapter_out)
+    assert adapter.trained_on["requests"] == len(STORIES)
+    assert adapter.fits(index.model_name, index.embeddings.shape[1])
+    names = [row["model"] for row in section.rows]
+    assert "full search, re-ranker and adapter 3-fold cross-validated on these requests" in names
     assert all(row["queries"] == len(STORIES) for row in section.rows)
-    # with the new model loaded, the product row says it is in-sample on this file
-    tiny_engine.search_index.reranker = model
+    assert section.chosen["cross-validation"]["adapter"] is True
+    # with the new models loaded, the product row says it is in-sample on this file
+    index.reranker, index.adapter = models.reranker, models.adapter
     try:
         again = evaluate_search(
             tiny_engine,
@@ -296,5 +311,35 @@ def test_evaluate_search_reports_the_cross_validated_row(tiny_engine, tmp_path: 
             folds=3,
         )
     finally:
-        tiny_engine.search_index.reranker = previous
-    assert any("in-sample" in row["model"] for row in again.rows)
+        index.reranker, index.adapter = previous
+    assert any("in-sample" in row["model"] and "adapter" in row["model"] for row in again.rows)
+    # no adapter file asked for: the re-ranker alone, cross-validated without one
+    index.adapter = None
+    try:
+        models, section = train_search_reranker(tiny_engine, path, out, folds=3)
+    finally:
+        index.adapter = previous[1]
+    assert models.adapter is None
+    names = [row["model"] for row in section.rows]
+    assert "full search, re-ranker 3-fold cross-validated on these requests" in names
+
+
+def test_collected_vectors_are_the_ones_search_encodes(tiny_engine) -> None:
+    """collect_search_runs batch-encodes what SearchIndex.search would encode one by one."""
+    from core.evaluate import collect_search_runs
+
+    queries = [{"query": story, "movieId": mid} for mid, story in STORIES.items()]
+    long_story = " ".join([STORIES[7]] * 4)  # several chunks
+    queries += [{"query": long_story, "movieId": 7}, {"query": "alien", "movieId": 1}]
+    runs = collect_search_runs(tiny_engine, queries)
+    index, encoder = tiny_engine.search_index, tiny_engine.encoder
+    assert runs.narrative.tolist() == [True] * (len(STORIES) + 1) + [False]
+    for request, vector, chunks in zip(runs.requests, runs.vectors, runs.chunks, strict=True):
+        text = request.text.strip()
+        np.testing.assert_allclose(vector, index.query_vector(text, encoder), atol=1e-5)
+        expected = index.chunk_vectors(text, encoder) if request.narrative else None
+        if expected is None:
+            assert chunks is None
+        else:
+            np.testing.assert_allclose(chunks, expected, atol=1e-5)
+    assert runs.chunks[len(STORIES)] is not None and len(runs.chunks[len(STORIES)]) >= 2
