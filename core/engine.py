@@ -651,6 +651,9 @@ class Engine:
         _ = self.encoder
         with contextlib.suppress(WorkbenchError):
             self.search("a warm-up request about space", top=1)
+        index = self.search_index
+        if hasattr(index, "movie_vectors"):  # the adapter's movie side, used by long stories
+            index.movie_vectors(index.active_adapter)
 
     # helpers --------------------------------------------------------------------------------
     @property

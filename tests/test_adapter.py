@@ -37,12 +37,31 @@ def test_fit_learns_the_distortion_on_held_out_requests() -> None:
     movies, requests, answers = _distorted_requests()
     train, test = slice(0, 400), slice(400, None)
     model = QueryAdapter.fit(
-        requests[train], answers[train], movies, fingerprint="toy", epochs=150, l2=1e-3
-    )
+        requests[train], answers[train], movies, fingerprint="toy", epochs=150, l2=1e-3,
+        movie_l2=None,
+    )  # fmt: skip
     before = _top1(requests[test], movies, answers[test])
     after = _top1(model.apply(requests[test]), movies, answers[test])
     assert after > before + 0.1, (before, after)
     assert model.trained_on["requests"] == 400 and model.dim == movies.shape[1]
+    assert model.movie_delta is None
+    np.testing.assert_array_equal(model.apply_movies(movies), movies)
+
+
+def test_fit_with_a_movie_side() -> None:
+    movies, requests, answers = _distorted_requests(seed=5)
+    train, test = slice(0, 400), slice(400, None)
+    model = QueryAdapter.fit(
+        requests[train], answers[train], movies, fingerprint="toy", epochs=150, l2=1e-3,
+        movie_l2=1e-3,
+    )  # fmt: skip
+    assert model.movie_delta is not None and model.movie_delta.shape == (16, 16)
+    assert model.trained_on["settings"]["movie_l2"] == 1e-3
+    mapped = model.apply_movies(movies)
+    np.testing.assert_allclose(np.linalg.norm(mapped, axis=1), 1.0, atol=1e-5)
+    before = _top1(requests[test], movies, answers[test])
+    after = _top1(model.apply(requests[test]), mapped, answers[test])
+    assert after > before + 0.1, (before, after)
 
 
 def test_apply_keeps_shape_and_unit_length() -> None:
@@ -77,8 +96,15 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     loaded = QueryAdapter.load(path)
     assert loaded.fingerprint == "abc" and loaded.trained_on == {"queries": "q.jsonl"}
     np.testing.assert_allclose(loaded.delta, model.delta, atol=1e-3)  # stored as float16
+    assert loaded.movie_delta is None
     vector = _unit(rng.normal(size=6))
     np.testing.assert_allclose(loaded.apply(vector), model.apply(vector), atol=1e-3)
+    model.movie_delta = (rng.normal(size=(6, 6)) * 0.05).astype(np.float32)
+    model.save(path)
+    loaded = QueryAdapter.load(path)
+    assert loaded.movie_delta is not None
+    movies = _unit(rng.normal(size=(4, 6)))
+    np.testing.assert_allclose(loaded.apply_movies(movies), model.apply_movies(movies), atol=1e-3)
 
 
 def test_load_default_survives_missing_or_corrupt_files(tmp_path: Path) -> None:
@@ -88,6 +114,11 @@ def test_load_default_survives_missing_or_corrupt_files(tmp_path: Path) -> None:
     assert adapter_module.load_default(str(tmp_path / "missing.npz")) is None
     np.savez(tmp_path / "wrong.npz", delta=np.zeros((3, 4)), meta='{"fingerprint": "x"}')
     assert adapter_module.load_default(str(tmp_path / "wrong.npz")) is None
+    np.savez(
+        tmp_path / "sides.npz", delta=np.zeros((3, 3)), movie_delta=np.zeros((4, 4)),
+        meta='{"fingerprint": "x"}',
+    )  # fmt: skip
+    assert adapter_module.load_default(str(tmp_path / "sides.npz")) is None
 
 
 def test_fingerprint_tells_encoders_apart(tmp_path: Path) -> None:
@@ -137,3 +168,12 @@ def test_index_applies_the_adapter_only_for_its_encoder(tiny_catalog, encoder: E
     plain = index.request_signals(request, vector).cosine
     np.testing.assert_allclose(plain, index.embeddings @ vector, rtol=1e-5, atol=1e-5)
     assert not np.allclose(plain, adapted)
+    # a movie side maps the movie vectors too (computed once per adapter)
+    movie_delta = (rng.normal(size=(encoder.dim, encoder.dim)) * 0.2).astype(np.float32)
+    both = QueryAdapter(delta, model_fingerprint(encoder.model_name), movie_delta=movie_delta)
+    index.adapter = both
+    cosine = index.request_signals(request, vector).cosine
+    expected = both.apply_movies(index.embeddings) @ both.apply(vector)
+    np.testing.assert_allclose(cosine, expected, rtol=1e-5, atol=1e-5)
+    assert index.movie_vectors(both) is index.movie_vectors(both)
+    assert index.movie_vectors(None) is index.embeddings
