@@ -131,6 +131,11 @@ class SearchConfig:
         rerank: order a narrative request's candidates with the learned
             :class:`~core.rerank.SearchReranker` (when the index has one) instead of the
             weighted sum; its score then counts ``w_bm25 + w_dense``.
+        adapter: map the re-ranker's request and movie vectors with the learned
+            :class:`~core.adapter.QueryAdapter` (when it fits the encoder). It learns which
+            movies such requests are about, so it helps most when answers recur (as in the
+            requests it was trained on) and costs a little on never-asked-about movies; the
+            re-ranker was trained with it.
     """
 
     fusion: Literal["rrf", "score"] = "score"
@@ -148,6 +153,7 @@ class SearchConfig:
     w_user: float = 0.3
     passages: bool = True
     rerank: bool = True
+    adapter: bool = True
 
 
 @dataclass
@@ -458,8 +464,9 @@ class SearchIndex:
 
     @property
     def active_adapter(self) -> QueryAdapter | None:
-        """:attr:`adapter` when it was trained for this index's encoder, else None."""
-        adapter = self.adapter
+        """:attr:`adapter` when it was trained for this index's encoder (and the index's
+        :attr:`SearchConfig.adapter` is on), else None."""
+        adapter = self.adapter if self.config.adapter else None
         if adapter is None or not adapter.fits(self.model_name, self.embeddings.shape[1]):
             return None
         return adapter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +160,9 @@ def test_index_applies_the_adapter_only_for_its_encoder(tiny_catalog, encoder: E
     delta = (rng.normal(size=(encoder.dim, encoder.dim)) * 0.2).astype(np.float32)
     index.adapter = QueryAdapter(delta, model_fingerprint(encoder.model_name))
     assert index.active_adapter is index.adapter
+    index.config = replace(index.config, adapter=False)  # switched off
+    assert index.active_adapter is None
+    index.config = replace(index.config, adapter=True)
     adapted = index.request_signals(request, vector).cosine
     np.testing.assert_allclose(
         adapted, index.embeddings @ index.adapter.apply(vector), rtol=1e-5, atol=1e-5

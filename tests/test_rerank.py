@@ -300,6 +300,9 @@ def test_evaluate_search_reports_the_cross_validated_row(tiny_engine, tmp_path: 
     names = [row["model"] for row in section.rows]
     assert "full search, re-ranker and adapter 3-fold cross-validated on these requests" in names
     assert all(row["queries"] == len(STORIES) for row in section.rows)
+    assert "full search, score fusion, over title, genres and tags only" in names
+    # every story has its own answer: none was asked about in the other folds
+    assert names[-1] == "  held out, answer never asked in the other folds"
     assert section.chosen["cross-validation"]["adapter"] is True
     # with the new models loaded, the product row says it is in-sample on this file
     index.reranker, index.adapter = models.reranker, models.adapter
