@@ -6,8 +6,8 @@ ranks and z-scores inside the candidate pool, the best match of any 80-word chun
 request, year gap, genre share, popularity, and whether the movie has any overview or plot to
 match against) ranks the same candidates better: on the 2,884 Reddit tip-of-the-tongue requests
 of ``tomt-movies/train.jsonl`` it raises Recall@10 from 0.231 to 0.245 in 5-fold
-cross-validation (``python -m core evaluate --parts search``), and to 0.298 over request
-vectors mapped by the learned adapter (:mod:`core.adapter`). A linear model rather than
+cross-validation (``python -m core evaluate --parts search``), and to 0.316 over request
+and movie vectors mapped by the learned adapter (:mod:`core.adapter`). A linear model rather than
 boosted trees: trees were no better in that cross-validation, and 34 coefficients ship as a
 small JSON file (:data:`DEFAULT_PATH`) that any NumPy version reads. The weights are fitted
 listwise (the softmax probability of each request's answer among its candidates), which beat
