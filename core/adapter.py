@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -227,5 +228,5 @@ def load_default(path: str = str(DEFAULT_PATH)) -> QueryAdapter | None:
     uses the encoder's own request vectors)."""
     try:
         return QueryAdapter.load(Path(path))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None

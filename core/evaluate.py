@@ -822,7 +822,10 @@ def search_rows(
     wanted = np.zeros(len(runs.requests), dtype=bool)
     wanted[np.asarray(members, dtype=np.int64)] = True
     empty = (np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0))
-    previous = index.adapter
+    previous = index.adapter, index.reranker
+    # No re-ranker while the rows are made: one trained without an adapter would switch the
+    # adapter off (SearchIndex.adapter_for), and candidate_rows does not use it.
+    index.reranker = None
     parts = []
     try:
         for number, request in enumerate(runs.requests):
@@ -836,7 +839,7 @@ def search_rows(
                 )
             )
     finally:
-        index.adapter = previous
+        index.adapter, index.reranker = previous
     return TrainingRows.stack(parts)
 
 
@@ -886,8 +889,9 @@ def fit_search_models(
         raise ValueError("no narrative request has its answer among the candidates")
     requests = len(np.unique(rows.request))
     reranker = SearchReranker.fit(
-        rows.matrix, rows.labels, rows.request, requests=requests, **trained_on
-    )
+        rows.matrix, rows.labels, rows.request, requests=requests, adapter=full is not None,
+        **trained_on,
+    )  # fmt: skip
     return SearchModels(reranker, full, int(rows.labels.sum()))
 
 
@@ -900,9 +904,11 @@ def evaluate_search(
     queries_digest: str | None = None,
     folds: int = 5,
 ) -> Section:
-    """Recall@1/10/100 and MRR@10 of BM25 alone, embeddings alone, score fusion, the product
-    (fusion + the shipped re-ranker and adapter) and the re-ranker (with its adapter, when the
-    product has one) cross-validated on these requests.
+    """Recall@1/10/100 and MRR@10 of BM25 alone, embeddings alone, score fusion, score fusion
+    over title, genres and tags only, the product (fusion + the shipped re-ranker and adapter)
+    and the re-ranker (with its adapter, when the product has one) cross-validated on these
+    requests, the latter also split by whether each request's answer was asked about in the
+    other folds.
 
     ``queries_digest`` (:func:`core.rerank.file_digest` of the queries file) marks the product
     row as in-sample when the shipped re-ranker was trained on that very file; the
@@ -1092,7 +1098,7 @@ def train_search_reranker(
         index,
         runs,
         np.arange(len(runs.requests)),
-        adapter=adapter_out is not None and bool(index.model_name),
+        adapter=adapter_out is not None and bool(index.model_name) and index.config.adapter,
         folds=folds,
         dataset=engine.manifest.dataset if engine.manifest else engine.catalog.name,
         queries=Path(queries_path).name,

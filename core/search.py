@@ -407,14 +407,15 @@ class SearchIndex:
         query_vector: np.ndarray,
         chunk_vectors: np.ndarray | None = None,
         bm25: np.ndarray | None = None,
+        config: SearchConfig | None = None,
     ) -> RequestSignals:
         """Whole-catalogue signals of a request for the re-ranker (movie vectors only, no
-        passages, so they match what the shipped model was trained on). The request and chunk
-        vectors go through :attr:`active_adapter` first."""
+        passages, so they match what the shipped model was trained on). The request, chunk and
+        movie vectors go through :meth:`adapter_for` ``(config)`` first."""
         text = request.text.strip()
         if bm25 is None:
             bm25 = self.bm25_scores(text)[0]
-        adapter = self.active_adapter
+        adapter = self.adapter_for(config)
         if adapter is not None:
             query_vector = adapter.apply(query_vector)
             chunk_vectors = None if chunk_vectors is None else adapter.apply(chunk_vectors)
@@ -462,14 +463,20 @@ class SearchIndex:
         self._adapted = [*self._adapted[-(ADAPTED_KEPT - 1) :], (adapter, matrix)]
         return matrix
 
-    @property
-    def active_adapter(self) -> QueryAdapter | None:
-        """:attr:`adapter` when it was trained for this index's encoder (and the index's
-        :attr:`SearchConfig.adapter` is on), else None."""
-        adapter = self.adapter if self.config.adapter else None
+    def adapter_for(self, config: SearchConfig | None = None) -> QueryAdapter | None:
+        """:attr:`adapter` when ``config`` (default: the index's) has it on, it was trained
+        for this index's encoder, and the re-ranker was not trained without one; else None."""
+        adapter = self.adapter if (config or self.config).adapter else None
         if adapter is None or not adapter.fits(self.model_name, self.embeddings.shape[1]):
             return None
+        if self.reranker is not None and self.reranker.trained_on.get("adapter") is False:
+            return None  # its features were learned on the encoder's own vectors
         return adapter
+
+    @property
+    def active_adapter(self) -> QueryAdapter | None:
+        """:meth:`adapter_for` the index's own config."""
+        return self.adapter_for()
 
     def uses_reranker(self, request: ParsedRequest, config: SearchConfig | None = None) -> bool:
         """Whether :meth:`search` orders this request with the learned re-ranker."""
@@ -627,7 +634,7 @@ class SearchIndex:
             if self.uses_reranker(request, cfg):
                 if chunk_vectors is None:
                     chunk_vectors = self.chunk_vectors(text, encoder)
-                signals = self.request_signals(request, query_vector, chunk_vectors, bm25)
+                signals = self.request_signals(request, query_vector, chunk_vectors, bm25, cfg)
                 pool = signals.pool(mask)
                 # Only the re-ranker's own candidates: fusion candidates outside its pool
                 # would get no learned score and tie with the worst scored one.

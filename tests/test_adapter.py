@@ -120,6 +120,12 @@ def test_load_default_survives_missing_or_corrupt_files(tmp_path: Path) -> None:
         meta='{"fingerprint": "x"}',
     )  # fmt: skip
     assert adapter_module.load_default(str(tmp_path / "sides.npz")) is None
+    whole = tmp_path / "whole.npz"
+    QueryAdapter(np.zeros((8, 8), np.float32), "x").save(whole)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(whole.read_bytes()[:-40])
+    assert adapter_module.load_default(str(whole)) is not None
+    assert adapter_module.load_default(str(truncated)) is None
 
 
 def test_fingerprint_tells_encoders_apart(tmp_path: Path) -> None:
@@ -163,6 +169,11 @@ def test_index_applies_the_adapter_only_for_its_encoder(tiny_catalog, encoder: E
     index.config = replace(index.config, adapter=False)  # switched off
     assert index.active_adapter is None
     index.config = replace(index.config, adapter=True)
+    assert index.adapter_for(replace(index.config, adapter=False)) is None  # per call
+    index.reranker = replace(index.reranker, trained_on={"adapter": False})
+    assert index.active_adapter is None  # a re-ranker trained without one
+    index.reranker = replace(index.reranker, trained_on={"adapter": True})
+    assert index.active_adapter is index.adapter
     adapted = index.request_signals(request, vector).cosine
     np.testing.assert_allclose(
         adapted, index.embeddings @ index.adapter.apply(vector), rtol=1e-5, atol=1e-5
@@ -172,6 +183,11 @@ def test_index_applies_the_adapter_only_for_its_encoder(tiny_catalog, encoder: E
     plain = index.request_signals(request, vector).cosine
     np.testing.assert_allclose(plain, index.embeddings @ vector, rtol=1e-5, atol=1e-5)
     assert not np.allclose(plain, adapted)
+    index.adapter = QueryAdapter(delta, model_fingerprint(encoder.model_name))
+    off = replace(index.config, adapter=False)
+    np.testing.assert_allclose(
+        index.request_signals(request, vector, config=off).cosine, plain, rtol=1e-5, atol=1e-5
+    )
     # a movie side maps the movie vectors too (computed once per adapter)
     movie_delta = (rng.normal(size=(encoder.dim, encoder.dim)) * 0.2).astype(np.float32)
     both = QueryAdapter(delta, model_fingerprint(encoder.model_name), movie_delta=movie_delta)

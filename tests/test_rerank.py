@@ -292,7 +292,7 @@ def test_evaluate_search_reports_the_cross_validated_row(tiny_engine, tmp_path: 
     index = tiny_engine.search_index
     previous = (index.reranker, index.adapter)
     models, section = train_search_reranker(tiny_engine, path, out, adapter_out, folds=3)
-    assert (index.reranker, index.adapter) == previous  # the engine is left as it was
+    assert index.reranker is previous[0] and index.adapter is previous[1]  # left as it was
     assert out.exists() and SearchReranker.load(out).trained_on["requests"] == len(STORIES)
     adapter = QueryAdapter.load(adapter_out)
     assert adapter.trained_on["requests"] == len(STORIES)
@@ -322,7 +322,7 @@ def test_evaluate_search_reports_the_cross_validated_row(tiny_engine, tmp_path: 
         models, section = train_search_reranker(tiny_engine, path, out, folds=3)
     finally:
         index.adapter = previous[1]
-    assert models.adapter is None
+    assert models.adapter is None and models.reranker.trained_on["adapter"] is False
     names = [row["model"] for row in section.rows]
     assert "full search, re-ranker 3-fold cross-validated on these requests" in names
 
