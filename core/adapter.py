@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from core.embeddings import _normalise_rows
+
 #: The shipped adapter (trained on ml-latest-small + tomt-movies/train.jsonl).
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "search_adapter.npz"
 #: Softmax temperature of the training loss (cosines are in [-1, 1]).
@@ -79,11 +81,6 @@ def _cached_fingerprint(model_name: str) -> str:
     return model_fingerprint(model_name)
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-
-
 @dataclass
 class QueryAdapter:
     """``normalise(q + q @ delta)`` for request vectors ``q`` of one encoder, and optionally
@@ -117,14 +114,14 @@ class QueryAdapter:
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         """Adapted unit request vectors, same shape as ``vectors`` (one vector or a matrix)."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        return _normalise(vectors + vectors @ self.delta)
+        return _normalise_rows(vectors + vectors @ self.delta)
 
     def apply_movies(self, movies: np.ndarray) -> np.ndarray:
         """Adapted unit movie vectors (``movies`` unchanged without a movie side)."""
         movies = np.asarray(movies, dtype=np.float32)
         if self.movie_delta is None:
             return movies
-        return _normalise(movies + movies @ self.movie_delta)
+        return _normalise_rows(movies + movies @ self.movie_delta)
 
     @classmethod
     def fit(

@@ -364,7 +364,6 @@ class TrainingRows:
     labels: np.ndarray
     request: np.ndarray
     items: np.ndarray
-    n_requests: int
 
     @classmethod
     def stack(cls, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> TrainingRows:
@@ -372,13 +371,12 @@ class TrainingRows:
         that is not re-ranked contributes zero rows but keeps its number)."""
         if not parts:
             none = np.zeros(0, np.int64)
-            return cls(np.zeros((0, len(FEATURES)), np.float32), none, none, none, 0)
+            return cls(np.zeros((0, len(FEATURES)), np.float32), none, none, none)
         return cls(
             np.vstack([p[0] for p in parts]).astype(np.float32),
             np.concatenate([p[1] for p in parts]).astype(np.int64),
             np.concatenate([np.full(len(p[0]), i) for i, p in enumerate(parts)]).astype(np.int64),
             np.concatenate([p[2] for p in parts]).astype(np.int64),
-            len(parts),
         )
 
 
