@@ -2,7 +2,7 @@
 error guard, number formatting and the widgets several pages use.
 
 Pages in ``pages/`` only lay out widgets and call this module or ``core/``. Nothing here ranks,
-scores or parses requests: that is the core's job, reached through :class:`core.engine.Engine`.
+scores or parses requests: that is the core's job, reached through :class:`core.serving.engine.Engine`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.blend import SIGNALS, Filters, Weights
+from core.serving.blend import SIGNALS, Filters, Weights
 from core.config import BUILTIN_DATA
-from core.engine import Engine, Recommendations, SearchAnswer, check
+from core.serving.engine import Engine, Recommendations, SearchAnswer, check
 from core.errors import UnknownTitle, WorkbenchError
-from core.scoring import Query
+from core.signals.base import Query
 
 T = TypeVar("T")
 
@@ -239,7 +239,7 @@ def engine_key(engine: Engine) -> str:
 
 def rebuild(data: str | None, *, force: bool, progress: Callable[[str, float], None]) -> Any:
     """Rebuild the artifacts of ``data``, then drop every cached engine and data frame."""
-    from core.engine import build
+    from core.serving.engine import build
 
     result = build(data, force=force, progress=progress)
     st.cache_resource.clear()
@@ -500,7 +500,7 @@ def answer_prompt(
     ``clusters > 0`` searches only the genre clusters nearest the request (two stages).
     Never raises for bad input: the core's message becomes the assistant's reply.
     """
-    from core.query import SearchState
+    from core.search.request import SearchState
 
     text = prompt.strip()
     clipped = len(text) > MAX_PROMPT_CHARS
@@ -1569,9 +1569,9 @@ def _table(
 
 
 def targets_frame(tables: Iterable[MetricsTable]) -> pd.DataFrame | None:
-    """The quality targets (``core.evaluate.TARGETS``) against the product rows of ``tables``,
+    """The quality targets (``core.evaluation.runner.TARGETS``) against the product rows of ``tables``,
     or None when no table has a target."""
-    from core.evaluate import target_rows
+    from core.evaluation.runner import target_rows
 
     sections = {t.key: {"rows": t.frame.to_dict("records")} for t in tables if "model" in t.frame}
     rows = target_rows(sections)

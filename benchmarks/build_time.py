@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import Settings
-from core.engine import build
-from core.enrich import ensure_sources
+from core.serving.engine import build
+from core.data.enrich import ensure_sources
 
 
 def main() -> None:

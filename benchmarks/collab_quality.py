@@ -6,7 +6,7 @@ user's held-out movies are relevant (whatever the rating); candidates are all mo
 user's training movies; nDCG@10 with binary gains and Recall@10 = hits / min(10, #held-out).
 Every model is queried through its public ``score(Query(user_id=u))``, as the app does.
 
-Rating protocol: 5-fold cross-validated RMSE of :class:`core.collab.SVDRating`
+Rating protocol: 5-fold cross-validated RMSE of :class:`core.signals.collab.SVDRating`
 (``KFold(5, shuffle=True, random_state=42)`` over rating rows).
 
 Fold-in check: 60 users are held out of SVD training entirely; their vectors are folded in from
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from core.catalog import (  # noqa: E402
+from core.data.catalog import (  # noqa: E402
     MOVIE_COLUMNS,
     RATING_COLUMNS,
     TAG_COLUMNS,
@@ -43,11 +43,11 @@ from core.catalog import (  # noqa: E402
     LoadReport,
     display_title,
 )
-from core.collab import ALSRanker, EASERanker, SVDRating  # noqa: E402
+from core.signals.collab import ALSRanker, EASERanker, SVDRating  # noqa: E402
 from core.config import RankerSettings, Settings, SVDSettings  # noqa: E402
-from core.content import GenreTagScorer  # noqa: E402
-from core.prior import PopularityPrior  # noqa: E402
-from core.scoring import Query, Scorer  # noqa: E402
+from core.signals.genre_tag import GenreTagScorer  # noqa: E402
+from core.signals.popularity import PopularityPrior  # noqa: E402
+from core.signals.base import Query, Scorer  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-latest-small"
 K = 10
@@ -57,13 +57,13 @@ K = 10
 # Data
 # ---------------------------------------------------------------------------------------------
 def load_movielens(path: Path) -> Catalog:
-    """The catalogue of a MovieLens CSV folder: ``core.loaders`` when it works, else pandas."""
+    """The catalogue of a MovieLens CSV folder: ``core.data.loaders`` when it works, else pandas."""
     try:
-        from core.loaders import load_catalog
+        from core.data.loaders import load_catalog
 
         return load_catalog(path, enrich=False)
     except Exception as error:  # the loader is optional here; fall back to a minimal read
-        print(f"(core.loaders unavailable: {error}; reading the CSVs with pandas)")
+        print(f"(core.data.loaders unavailable: {error}; reading the CSVs with pandas)")
     movies = pd.read_csv(path / "movies.csv")
     parts = movies["title"].str.extract(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
     movies["year"] = pd.to_numeric(parts["year"], errors="coerce")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.engine import Engine
+from core.serving.engine import Engine
 
 QUERIES = [
     "a 90s space adventure, no horror",

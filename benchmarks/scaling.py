@@ -136,7 +136,7 @@ def measure_queries(data: Path, env: dict[str, str], calls: int) -> dict[str, An
 def serve(data: str, calls: int) -> None:
     """Child mode: open the built engine and time the three request kinds (prints JSON)."""
     sys.path.insert(0, str(REPO))
-    from core.engine import Engine, build, check
+    from core.serving.engine import Engine, build, check
     from core.errors import ArtifactError
 
     t0 = time.perf_counter()

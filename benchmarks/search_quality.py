@@ -4,11 +4,11 @@ Usage:
     python benchmarks/search_quality.py [--sample N] [--seed S] [--variants a,b,...]
                                         [--threads T] [--data DIR] [--queries FILE]
 
-Builds the search index for ml-latest-small (with the TMDB/Wikipedia text of core.enrich),
+Builds the search index for ml-latest-small (with the TMDB/Wikipedia text of core.data.enrich),
 answers every request of ``tomt-movies/train.jsonl`` and prints Recall@1/10/100 and MRR@10 per
 variant (BM25 alone, dense alone, score fusion, fusion + the shipped re-ranker and its
-request-vector adapter, ...). The shipped re-ranker (core/data/search_reranker.json) and
-adapter (core/data/search_adapter.npz) were trained on these very requests, so that row is
+request-vector adapter, ...). The shipped re-ranker (core/resources/search_reranker.json) and
+adapter (core/resources/search_adapter.npz) were trained on these very requests, so that row is
 in-sample: ``python -m core evaluate --parts search`` also prints their 5-fold
 cross-validated figure. Movie and query embeddings are cached under
 ``artifacts/_cache/bench`` by content hash, so a second run only pays for the searches.
@@ -29,21 +29,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.catalog import Catalog
+from core.data.catalog import Catalog
 from core.config import REPO_ROOT, Settings
-from core.query import ParsedRequest, parse_request
-from core.rerank import request_chunks
-from core.search import SearchConfig, SearchIndex, split_passages
+from core.search.request import ParsedRequest, parse_request
+from core.search.rerank import request_chunks
+from core.search.index import SearchConfig, SearchIndex, split_passages
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 CACHE = REPO_ROOT / "artifacts" / "_cache" / "bench"
 
 
 def load(data: Path) -> tuple[Catalog, list[str], list[str]]:
-    """The catalogue and its (short, long) movie texts; a plain CSV read when core.enrich
-    or core.loaders are unavailable."""
-    from core.enrich import movie_text
-    from core.loaders import load_catalog
+    """The catalogue and its (short, long) movie texts; a plain CSV read when core.data.enrich
+    or core.data.loaders are unavailable."""
+    from core.data.enrich import movie_text
+    from core.data.loaders import load_catalog
 
     catalog = load_catalog(data, Settings())
     return catalog, movie_text(catalog.movies, long=False), movie_text(catalog.movies, long=True)
@@ -58,7 +58,7 @@ def cached_encode(texts: list[str], threads: int, label: str) -> np.ndarray:
     path = CACHE / f"{label}-{digest}.npy"
     if path.exists():
         return np.load(path)
-    from core.embeddings import Encoder
+    from core.signals.semantic import Encoder
 
     encoder = Encoder(settings.embed_model, threads=threads)
     started = time.perf_counter()
@@ -226,7 +226,7 @@ LATENCY_QUERIES = [
 
 def latency(index: SearchIndex, catalog: Catalog) -> None:
     """Median and worst warm time of parse + encode + search with a one-thread encoder."""
-    from core.embeddings import Encoder
+    from core.signals.semantic import Encoder
 
     encoder = Encoder(Settings().embed_model, threads=1)
     index.set_encoder(encoder)

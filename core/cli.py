@@ -141,13 +141,13 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="where to write the re-ranker (default: the shipped core/data/search_reranker.json)",
+        help="where to write the re-ranker (default: the shipped core/resources/search_reranker.json)",
     )
     p.add_argument(
         "--adapter-out",
         type=Path,
         default=None,
-        help="where to write the adapter (default: the shipped core/data/search_adapter.npz, "
+        help="where to write the adapter (default: the shipped core/resources/search_adapter.npz, "
         "or beside --out as <name>.adapter.npz when --out is given)",
     )
 
@@ -182,7 +182,7 @@ def _progress_printer(enabled: bool) -> Any:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from core.engine import Engine
+    from core.serving.engine import Engine
 
     return Engine.open(args.data, Settings(), progress=_progress_printer(not args.json))
 
@@ -324,7 +324,7 @@ def _parse_ratings(text: str, scale: tuple[float, float] = (0.5, 5.0)) -> dict[i
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from core.engine import build
+    from core.serving.engine import build
 
     result = build(
         args.data,
@@ -362,7 +362,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from core.engine import check
+    from core.serving.engine import check
 
     status = check(args.data, Settings())
     if args.json:
@@ -378,7 +378,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    from core.blend import Filters
+    from core.serving.blend import Filters
 
     engine = _open(args)
     filters = Filters(exclude_rated=not args.include_rated)
@@ -472,7 +472,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.evaluate import PARTS, format_section, run, target_rows
+    from core.evaluation.runner import PARTS, format_section, run, target_rows
 
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))
@@ -507,9 +507,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune_search(args: argparse.Namespace) -> int:
-    from core import adapter, rerank
-    from core.engine import Engine
-    from core.evaluate import format_section, train_search_reranker
+    from core.search import adapter
+    from core.search import rerank
+    from core.serving.engine import Engine
+    from core.evaluation.runner import format_section, train_search_reranker
 
     if not args.queries.is_file():
         raise DataError(f"Query file {args.queries} does not exist.")
@@ -539,7 +540,7 @@ def _cmd_tune_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from core.synth import generate
+    from core.data.synth import generate
 
     summary = generate(
         args.out, users=args.users, movies=args.movies, ratings=args.ratings, tags=args.tags,

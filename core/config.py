@@ -56,7 +56,7 @@ class SVDSettings:
 
 @dataclass(frozen=True)
 class RatingSettings:
-    """The rating-prediction ensemble (``core.rating.RatingModel``): SVD (``Settings.svd``) and
+    """The rating-prediction ensemble (``core.signals.rating.RatingModel``): SVD (``Settings.svd``) and
     item- and user-based neighbourhood models with baselines, stacked by weights learned on a
     validation split of the training ratings.
 

@@ -31,7 +31,7 @@ def tiny_catalog():
 @pytest.fixture(scope="session")
 def encoder():
     """The sentence encoder, loaded once for the whole test session."""
-    from core.embeddings import Encoder
+    from core.signals.semantic import Encoder
 
     return Encoder()
 
@@ -73,6 +73,6 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_data_dir, tiny_settings):
     """An engine built once per session on the tiny folder (do not mutate)."""
-    from core.engine import Engine
+    from core.serving.engine import Engine
 
     return Engine.open(tiny_data_dir, tiny_settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.catalog import (
+from core.data.catalog import (
     MOVIE_COLUMNS,
     RATING_COLUMNS,
     TAG_COLUMNS,

@@ -1,4 +1,4 @@
-"""The contract every :class:`core.scoring.Scorer` keeps, as a mixin of pytest tests.
+"""The contract every :class:`core.signals.base.Scorer` keeps, as a mixin of pytest tests.
 
 In the manner of implicit's ``recommender_base_test`` and LensKit's shared tests: a test class
 inherits :class:`ScorerContract` and provides a ``scorer`` fixture fitted on ``tiny_catalog``::
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.scoring import Query, Scorer
+from core.signals.base import Query, Scorer
 
 UNKNOWN_USER = 999_999
 UNKNOWN_MOVIE = 999_999

@@ -1,0 +1,168 @@
+"""The one small interface every movie scorer implements.
+
+A scorer is fitted on a :class:`~core.data.catalog.Catalog` and, for a :class:`Query` (a user, a
+handful of ratings, seed movies and/or text), returns one float per item index, all at once
+(vectorised). ``NaN`` means "no opinion" -- never a silent guess. When a scorer cannot use part
+of the query (unknown user, unknown seed movie) it says so in :attr:`Scores.note`, in the manner
+of Surprise's ``was_impossible`` detail and LensKit's fallbacks.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import joblib
+import numpy as np
+
+from core.data.catalog import Catalog
+
+S = TypeVar("S", bound="Scorer")
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a scorer is asked about. Every field is optional; an empty query is valid.
+
+    Attributes:
+        user_id: a user of the training data (history taken from the catalogue).
+        ratings: extra ratings by movieId (a new user's handful, folded in without retraining);
+            they override the stored history for the same movie.
+        seeds: movieIds the results should resemble ("movies like Alien").
+        text: free text ("space smugglers", a chat request).
+    """
+
+    user_id: int | None = None
+    ratings: Mapping[int, float] = field(default_factory=dict)
+    seeds: Sequence[int] = ()
+    text: str = ""
+
+    def is_empty(self) -> bool:
+        """True when the query carries nothing to score with."""
+        return (
+            self.user_id is None and not self.ratings and not self.seeds and not self.text.strip()
+        )
+
+
+@dataclass
+class Scores:
+    """One scorer's answer: a float32 score per item index (NaN = no opinion) and a note."""
+
+    values: np.ndarray
+    note: str = ""
+
+    @classmethod
+    def empty(cls, n_items: int, note: str = "") -> Scores:
+        """All-NaN scores: the scorer has no opinion about any movie."""
+        return cls(np.full(n_items, np.nan, dtype=np.float32), note)
+
+    @property
+    def has_opinion(self) -> bool:
+        """Whether at least one movie got a score."""
+        return bool(np.isfinite(self.values).any())
+
+
+def query_profile(
+    catalog: Catalog | Any, query: Query, *, like_threshold: float | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Item indices and weights describing what the query likes, plus notes on what was unusable.
+
+    Combines the user's stored ratings, ``query.ratings`` (overriding) and ``query.seeds`` (weight
+    1). Ratings are centred on the profile's mean so disliked movies pull away; with
+    ``like_threshold`` only ratings at or above it are kept (weights > 0). ``catalog`` is a
+    :class:`Catalog` or anything with ``user_history(user_id)`` and ``item_of`` (such as
+    :class:`core.signals.popularity.RatingHistory`). Vectorised: a 2,000-rating user costs microseconds.
+    """
+    notes: list[str] = []
+    items = np.empty(0, dtype=np.int64)
+    values = np.empty(0, dtype=np.float32)
+    if query.user_id is not None:
+        items, values = catalog.user_history(int(query.user_id))
+        if len(items) == 0:
+            notes.append(f"unknown user {query.user_id}")
+    if query.ratings:
+        extra_items, extra_values = [], []
+        for movie_id, rating in query.ratings.items():
+            item = catalog.item_of.get(int(movie_id))
+            if item is None:
+                notes.append(f"unknown movie {movie_id}")
+            else:
+                extra_items.append(item)
+                extra_values.append(float(rating))
+        if extra_items:
+            extra = np.asarray(extra_items, dtype=np.int64)
+            keep = ~np.isin(items, extra)
+            items = np.concatenate([items[keep], extra])
+            values = np.concatenate([values[keep], np.asarray(extra_values, dtype=np.float32)])
+    weights = np.empty(0, dtype=np.float32)
+    if len(items):
+        values = values.astype(np.float32)
+        centre = float(values.mean()) if len(values) > 1 else float(values.mean()) - 1.0
+        weights = values - centre
+        if like_threshold is not None:
+            liked = values >= like_threshold
+            items, weights = items[liked], np.maximum(weights[liked], 0.0) + 0.5
+    seed_items = []
+    for movie_id in query.seeds:
+        item = catalog.item_of.get(int(movie_id))
+        if item is None:
+            notes.append(f"unknown movie {movie_id}")
+        else:
+            seed_items.append(item)
+    if seed_items:
+        seeds = np.unique(np.asarray(seed_items, dtype=np.int64))
+        seeds = seeds[~np.isin(seeds, items)]
+        items = np.concatenate([items, seeds])
+        weights = np.concatenate([weights, np.ones(len(seeds), dtype=np.float32)])
+    return items.astype(np.int64), weights.astype(np.float32), notes
+
+
+class Scorer(abc.ABC):
+    """Base class of every signal: fit once, score whole catalogues per query, save and load.
+
+    Subclasses set :attr:`name`, implement :meth:`fit` and :meth:`score`, and keep their fitted
+    state in attributes that :meth:`save` can write (the default pickles ``self`` with joblib,
+    which suits NumPy/SciPy state; override for large arrays that should be memory-mapped).
+    """
+
+    name: ClassVar[str] = "scorer"
+    #: Short label for the UI ("Collaborative", "Genre & tags", ...).
+    label: ClassVar[str] = "Scorer"
+
+    n_items: int = 0
+
+    @abc.abstractmethod
+    def fit(self: S, catalog: Catalog) -> S:
+        """Learn from the catalogue; returns ``self``."""
+
+    @abc.abstractmethod
+    def score(self, query: Query) -> Scores:
+        """Score every item for ``query``; NaN where there is no opinion, never an exception
+        for unknown users, unknown movies or an empty query."""
+
+    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
+        """A short plain-language reason per item (``None`` when this signal has none)."""
+        return [None] * len(items)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write the fitted scorer into ``directory`` (created if needed)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, directory / f"{self.name}.joblib")
+
+    @classmethod
+    def load(cls: type[S], directory: Path) -> S:
+        """Read a scorer written by :meth:`save`; raises ``ValueError`` if it is not one."""
+        obj = joblib.load(directory / f"{cls.name}.joblib")
+        if not isinstance(obj, cls):
+            raise ValueError(f"{directory} does not hold a {cls.__name__}")
+        return obj
+
+
+def save_json(path: Path, data: object) -> None:
+    """Write JSON with stable formatting (used for small metadata files)."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
