@@ -3,6 +3,6 @@
 # Extra arguments go to pytest (e.g. ./test.sh -k loaders).
 set -euo pipefail
 cd "$(dirname "$0")"
-source scripts/setup.sh
+SETUP_EXTRAS=test,spark source scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec .venv/bin/python -m pytest -q "$@"

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import Settings
-from core.serving.engine import build
+from core.serving.build import build
 from core.data.enrich import ensure_sources
 
 

@@ -136,7 +136,9 @@ def measure_queries(data: Path, env: dict[str, str], calls: int) -> dict[str, An
 def serve(data: str, calls: int) -> None:
     """Child mode: open the built engine and time the three request kinds (prints JSON)."""
     sys.path.insert(0, str(REPO))
-    from core.serving.engine import Engine, build, check
+    from core.serving.build import build
+    from core.serving.engine import Engine
+    from core.serving.staleness import check
     from core.errors import ArtifactError
 
     t0 = time.perf_counter()

@@ -56,17 +56,10 @@ class SVDSettings:
 
 @dataclass(frozen=True)
 class RatingSettings:
-    """The rating-prediction ensemble (``core.signals.rating.RatingModel``): SVD (``Settings.svd``) and
-    item- and user-based neighbourhood models with baselines, stacked by weights learned on a
-    validation split of the training ratings.
-
-    Values chosen on a validation split of the first CV fold's training part (never its test
-    part). 5-fold CV RMSE on ml-latest-small (``python -m core evaluate --parts rating``): SVD
-    alone 0.8547; SVD + item kNN, linear blend 0.8384; with support-weighted blend 0.8365; SVD +
-    item kNN + user kNN, linear 0.8365, support-weighted 0.8347 (these defaults; better on every
-    fold); the same without the refit 0.8422. Tried without gain: other SVD settings inside the
-    blend (50 or 200 factors, reg 0.05 or 0.12: within 0.0003), item-kNN shrinkage 50/200,
-    k 40/80, baseline regs (5, 5) (within 0.0005).
+    """The rating-prediction ensemble (``core.signals.rating.RatingModel``): SVD
+    (``Settings.svd``) and item- and user-based neighbourhood models with baselines, stacked by
+    weights learned on a validation split of the training ratings. Why these values:
+    docs/experiments/serving.md, "Rating ensemble".
     """
 
     knn: bool = True  # the item-based neighbourhood component (the user-based one needs it)
@@ -120,27 +113,8 @@ class RankerSettings:
     # weighs the same). Ties in time share a rank; new ratings of a query count as the latest.
     # With ``recency_liked_only`` a disliked rating weighs what the profile's oldest rating
     # does (times ``dislike_weight``) however recent it is: recency then lifts what a person
-    # liked lately, never what they just sat through (a sci-fi fan who just rated two
-    # romances low keeps getting sci-fi; recency on all ratings promotes the romances).
-    # Off by default because the two ranking protocols pull opposite ways. Validation parts
-    # of ml-latest-small (the harness's own: 75/25 of the stratified training part; second
-    # latest rating), blend with the default Weights, 610 users each, stratified nDCG@10 /
-    # leave-one-out HitRate@10 (in brackets with recency_liked_only):
-    #   off                    0.2325         / 0.0902
-    #   decay 3,  floor 0      0.0981 (-58%)  / 0.1426   (0.0988 / 0.1115)
-    #   decay 5,  floor 0.25   0.2212 (-4.9%) / 0.1131   (0.2212 / 0.1000)
-    #   decay 2,  floor 0.3    0.2266 (-2.5%) / 0.1066   (0.2262 / 0.1000)
-    #   decay 2,  floor 0.35   0.2278 (-2.0%) / 0.1000   (0.2270 / 0.0984)
-    #   decay 1,  floor 0.45   0.2299 (-1.1%) / 0.0934   (0.2300 / 0.0934)
-    #   decay 3,  floor 0.5    0.2300 (-1.1%) / 0.0918   (0.2304 / 0.0918)
-    #   decay 10, floor 0.5    0.2288 (-1.6%) / 0.0902   (0.2291 / 0.0852)
-    # (searched: decay 1, 2, 3, 5, 10, 20 x floor 0 to 0.5 x liked-only or not). Within ~1%
-    # of the nDCG@10 without recency, no setting gains more than two users of 610 in
-    # HitRate@10 (the only one within 1%, 3 / 0.5 liked-only, gains one: +0.0016, standard
-    # error 0.0043, a tie), and reaching HitRate@10 0.10 costs 2% of nDCG@10 or more.
-    # Liked-only leaves nDCG@10 alone but loses HitRate@10 at low floors (the next movie
-    # follows the latest ones, liked or not). Each evaluation protocol still tunes decay and
-    # floor on its own validation data.
+    # liked lately, never what they just sat through. Off by default because the two ranking
+    # protocols pull opposite ways (docs/experiments/serving.md, "Ranker recency").
     recency_decay: float = 0.0
     recency_floor: float = 0.0
     recency_liked_only: bool = False

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install requirements (CPU-only torch), skipping work already done.
-# Sourced by run.sh and test.sh; safe to run again at any time.
+# Create .venv and install the project (CPU-only torch), skipping work already done.
+# Sourced by run.sh (the app) and test.sh (the app plus the test and Spark extras); safe to run
+# again at any time. SETUP_EXTRAS picks the extras: "" for the app, "test,spark" for tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,13 +17,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
+extras="${SETUP_EXTRAS:-}"
 stamp=.venv/.requirements.sha
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements*.txt pyproject.toml | sha256sum | cut -d' ' -f1)-$extras
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing requirements (torch==2.13.0 CPU build)"
+  echo "==> installing the project${extras:+ with [$extras]} (torch==2.13.0 CPU build)"
   .venv/bin/python -m pip install --quiet --upgrade pip wheel
   # torch first and pinned, so nothing later can pull the multi-GB CUDA build.
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  .venv/bin/python -m pip install --quiet -r requirements.txt
+  .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
   echo "$want" > "$stamp"
 fi

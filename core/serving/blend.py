@@ -8,47 +8,52 @@ ranked frame with each signal's contribution, the SVD predicted rating and a pla
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from core.data.catalog import Catalog
+from core.signals.registry import SIGNALS, component
 
-#: Signal names in the order the UI shows them.
-SIGNALS: tuple[str, ...] = ("collab", "genre_tag", "semantic", "popularity", "crew", "metadata")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Weights:
-    """How much each signal counts (any non-negative numbers; normalised to sum 1)."""
+    """How much each signal counts (any non-negative numbers; normalised to sum 1).
 
-    # Chosen on validation parts carved from the training data of ml-latest-small's two ranking
-    # protocols, with the ranker's default settings: over ``core.evaluation.runner.weight_grid`` (collab
-    # at 1) x crew 0 / 0.1 / 0.2, the best summed relative gain over the collaborative signal
-    # alone was 1 / 1 / 0.8 / 0 / crew 0.1 (halved here to fit the sliders' 0..1): nDCG@10
-    # 0.2289 -> 0.2325 (stratified), HitRate@10 0.0820 -> 0.0902 (leave-one-out; the previous
-    # 0.5 / 0.2 / 0.2 / 0.1 / crew 0.1: 0.2335 and 0.0836). The leave-one-out differences are a
-    # few users out of 610, so any of the top settings is about as good.
-    collab: float = 0.5
-    genre_tag: float = 0.5
-    semantic: float = 0.4
-    popularity: float = 0.0
-    #: Director & cast and TMDB metadata (core.signals.crew): crew measured first by
-    #: ``core.evaluation.models`` (0.1 on the former defaults raised validation nDCG@10
-    #: 0.2355 -> 0.2381 stratified, HitRate@10 0.0803 -> 0.0820 leave-last-out), then in the grid
-    #: above (a tenth of collab's weight). No metadata weight helped either protocol, so it
-    #: stays selectable at 0.
-    crew: float = 0.05
-    metadata: float = 0.0
-    #: Genre versus tag share inside the genre/tag signal (1.0 = genres only).
-    genre_weight: float = 0.5
+    ``Weights(collab=1, crew=0.1)`` names some signals; the others keep the default weight of
+    their registry entry (:mod:`core.signals.registry`, chosen on validation data: see
+    ``docs/experiments/serving.md``). Each signal's weight reads as an attribute
+    (``weights.collab``). ``genre_weight`` is the genre versus tag share inside the genre/tag
+    signal (1.0 = genres only).
+    """
+
+    values: tuple[tuple[str, float], ...]
+    genre_weight: float
+
+    def __init__(self, genre_weight: float = 0.5, **signals: float) -> None:
+        unknown = sorted(set(signals) - set(SIGNALS))
+        if unknown:
+            raise TypeError(f"Unknown signal(s) {unknown}; the signals are {', '.join(SIGNALS)}.")
+        merged = {
+            name: float(signals[name]) if name in signals else float(_default_weight(name))
+            for name in SIGNALS
+        }
+        object.__setattr__(self, "values", tuple(merged.items()))
+        object.__setattr__(self, "genre_weight", float(genre_weight))
+
+    def __getattr__(self, name: str) -> float:
+        # Only called for names that are not fields: the signals' weights.
+        if name.startswith("_") or name == "values" or name not in SIGNALS:
+            raise AttributeError(name)
+        return dict(self.values)[name]
 
     def as_dict(self) -> dict[str, float]:
         """Signal weights only (without ``genre_weight``)."""
-        data = asdict(self)
-        data.pop("genre_weight")
-        return data
+        return dict(self.values)
+
+
+def _default_weight(name: str) -> float:
+    return component(name).default_weight or 0.0
 
 
 @dataclass(frozen=True)

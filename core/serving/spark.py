@@ -105,8 +105,9 @@ def pyspark_problem() -> str | None:
             import pyspark  # noqa: F401
     except ImportError as err:
         return (
-            f"The Spark engine needs pyspark ({err}); install it with "
-            "`pip install 'pyspark>=3.5'` (see requirements.txt) or build with --engine local."
+            f"The Spark engine is an optional extra and pyspark is not installed ({err}): "
+            "add it with `pip install -e '.[spark]'` (or `pip install -r "
+            "requirements-spark.txt`), or build with --engine local."
         )
     return None
 

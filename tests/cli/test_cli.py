@@ -138,16 +138,17 @@ def test_rich_tables_on_a_terminal(capsys, cli_env, monkeypatch):
 
     from rich.console import Console
 
-    import core.cli as cli
+    import core.cli.commands as commands
+    from core.cli.output import rich_section
     from core.evaluation.runner import Section
 
-    monkeypatch.setattr(cli, "_console", lambda: Console(force_terminal=True, width=120))
+    monkeypatch.setattr(commands, "terminal", lambda: Console(force_terminal=True, width=120))
     code, out, _ = run(capsys, "status", *cli_env)
     assert code == 0 and "component" in out and "fresh" in out and "┏" in out
     code, out, _ = run(capsys, "build", *cli_env)
     assert code == 0 and "Load report" in out and "up to date" in out
     section = Section("demo", "a protocol", [{"model": "a", "nDCG@10": 0.5}, {"model": "b"}])
     buffer = io.StringIO()
-    cli._rich_section(Console(file=buffer, width=100), section)
+    rich_section(Console(file=buffer, width=100), section)
     text = buffer.getvalue()
     assert "demo" in text and "0.5000" in text and "a protocol" in text and "-" in text

@@ -50,7 +50,7 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def spark_built(spark, synth_dir, settings):
-    from core.serving.engine import build
+    from core.serving.build import build
 
     result = build(synth_dir, settings, engine="spark", spark_master=MASTER)
     print("spark build:", {k: round(v, 1) for k, v in result.built.items()}, round(result.seconds))
@@ -68,7 +68,8 @@ def catalog(synth_dir, settings):
 @needs_spark
 def test_spark_build_is_served_unchanged(spark_built, synth_dir, settings):
     from core.signals.collab import ALSRanker
-    from core.serving.engine import Engine, check
+    from core.serving.engine import Engine
+    from core.serving.staleness import check
 
     assert {"collab", "popularity"} <= set(spark_built.built)
     status = check(synth_dir, settings)
@@ -97,7 +98,7 @@ def test_spark_build_is_served_unchanged(spark_built, synth_dir, settings):
 @pytest.mark.slow
 @needs_spark
 def test_switching_engine_rebuilds_only_the_trained_components(spark_built, synth_dir, settings):
-    from core.serving.engine import check
+    from core.serving.staleness import check
 
     stale = check(synth_dir, settings, engine="local").stale
     assert set(stale) == {"collab", "popularity"}
@@ -117,7 +118,7 @@ def _top(scorer, user: int, rated: np.ndarray, k: int) -> set[int]:
 @needs_spark
 def test_spark_als_agrees_with_local_als(spark_built, catalog, settings):
     from core.signals.collab import ALSRanker, CollabRanker
-    from core.serving.engine import check
+    from core.serving.staleness import check
 
     folder = check(catalog.report.source, settings).folder
     spark_als = CollabRanker.load(folder / "collab")
@@ -137,7 +138,7 @@ def test_spark_als_agrees_with_local_als(spark_built, catalog, settings):
 @pytest.mark.slow
 @needs_spark
 def test_spark_aggregates_equal_pandas(spark, spark_built, catalog, settings):
-    from core.serving.engine import check
+    from core.serving.staleness import check
     from core.signals.popularity import PopularityPrior
     from core.serving.spark import aggregates, ratings_source, read_ratings
 
@@ -202,7 +203,7 @@ def test_spark_cleans_ratings_like_the_loader(spark, tmp_path, settings):
 
 def test_spark_engine_missing_dependency_is_a_clear_error(monkeypatch, tiny_data_dir, tmp_path):
     import core.serving.spark as backend
-    from core.serving.engine import build
+    from core.serving.build import build
 
     message = "Spark needs Java (17, 11 or 21) and none was found: install a JDK"
     monkeypatch.setattr(backend, "spark_problem", lambda: message)
@@ -215,9 +216,9 @@ def test_spark_engine_missing_dependency_is_a_clear_error(monkeypatch, tiny_data
 
 
 def test_cli_build_takes_engine_and_master():
-    from core.cli import _parser
+    from core.cli.parser import build_parser
 
-    args = _parser().parse_args(["build", "--engine", "spark", "--spark-master", "local[2]"])
+    args = build_parser().parse_args(["build", "--engine", "spark", "--spark-master", "local[2]"])
     assert (args.engine, args.spark_master) == ("spark", "local[2]")
-    args = _parser().parse_args(["build"])
+    args = build_parser().parse_args(["build"])
     assert (args.engine, args.spark_master) == ("local", "local[*]")

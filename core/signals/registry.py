@@ -1,0 +1,325 @@
+"""The one list of built components: name, label, help, colour, version and what each needs.
+
+Adding a signal means writing its scorer module and one :class:`Component` entry here (plus its
+test): the build, the loader, the staleness check, the blend and the app's sliders all iterate
+:data:`COMPONENTS`. Nothing is built or loaded here; the build is :mod:`core.serving.build`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config import Settings
+from core.data.catalog import Catalog
+from core.data.store import read_catalog
+from core.errors import ArtifactError
+from core.progress import Progress, no_progress
+
+#: Every component is named by its import path ("module:attribute") and resolved when it is
+#: built or loaded: the registry is the one place that knows every part, so it must sit below
+#: all of them (no import cycle) and cost nothing to read (no torch, faiss or surprise).
+
+#: Libraries whose upgrade makes saved movie vectors disagree with what the running encoder
+#: computes for a query (arrays still load: such components are rebuilt for consistency).
+ENCODER_LIBRARIES = ("torch", "sentence-transformers", "transformers")
+
+
+@dataclass
+class BuildContext:
+    """What a component's ``fit`` gets: the catalogue, the settings, a progress callback and
+    the components it needs (built earlier in this build, or loaded from the current folder).
+    """
+
+    catalog: Catalog
+    settings: Settings
+    progress: Progress = no_progress
+    #: ``needed(name)`` returns a component this one depends on (see :attr:`Component.needs`).
+    needed: Callable[[str], Any] = field(default=lambda name: None)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One built part of a data set's artifacts.
+
+    Attributes:
+        name: folder and manifest key.
+        version: bump when the saved format or the output changes (stale artifacts rebuild).
+        fit: builds the component from a :class:`BuildContext`; the result has ``save(folder)``.
+        load: reads it back from its folder.
+        label, help, color: how the app shows a blend signal (sliders, charts, legends).
+        default_weight: the signal's weight in the default blend; ``None`` = not a blend signal.
+        settings: the parts of :class:`Settings` that shape it (they enter its input key).
+        needs: components it reads; it is rebuilt whenever one of them is.
+        libraries: libraries whose upgrade makes it stale.
+        build_share: rough share of a full build's time (for progress bars).
+        spark: trained by the Spark engine when ``build(engine="spark")``.
+    """
+
+    name: str
+    version: int
+    fit: Callable[[BuildContext], Any]
+    load: Callable[[Path], Any]
+    label: str = ""
+    help: str = ""
+    color: str | None = None
+    default_weight: float | None = None
+    settings: Callable[[Settings], tuple[Any, ...]] = field(default=lambda s: ())
+    needs: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+    build_share: float = 0.01
+    spark: bool = False
+
+    @property
+    def is_signal(self) -> bool:
+        """Whether the component is a blend signal (it has a default weight)."""
+        return self.default_weight is not None
+
+
+def _attr(path: str) -> Any:
+    """The object at ``"package.module:attribute"`` (imported on first use)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# -- fit and load functions (resolved lazily: only what a build or a load touches) ------------
+def _load_catalog(folder: Path) -> Catalog:
+    return read_catalog(folder)
+
+
+def _fit_catalog(ctx: BuildContext) -> Any:
+    raise RuntimeError("the catalogue is read from the data folder, not fitted")  # see build
+
+
+def _fit_svd(ctx: BuildContext) -> Any:
+    RatingModel = _attr("core.signals.rating:RatingModel")
+
+    return RatingModel(ctx.settings).fit(ctx.catalog)
+
+
+def _load_svd(folder: Path) -> Any:
+    RatingModel = _attr("core.signals.rating:RatingModel")
+
+    return RatingModel.load(folder)
+
+
+def _fit_collab(ctx: BuildContext) -> Any:
+    make_ranker = _attr("core.signals.ranking:make_ranker")
+
+    return make_ranker(ctx.catalog, ctx.settings).fit(ctx.catalog)
+
+
+def _load_collab(folder: Path) -> Any:
+    RANKERS = _attr("core.signals.ranking:RANKERS")
+
+    errors = []
+    for kind, cls in RANKERS.items():  # the folder records which ranker was built
+        try:
+            return cls.load(folder)
+        except (OSError, ValueError, KeyError) as err:
+            errors.append(f"{kind}: {err}")
+    raise ArtifactError(f"No collaborative ranker could be loaded from {folder}: {errors}")
+
+
+def _fit_genre_tag(ctx: BuildContext) -> Any:
+    GenreTagScorer = _attr("core.signals.genre_tag:GenreTagScorer")
+
+    return GenreTagScorer(ctx.settings).fit(ctx.catalog)
+
+
+def _load_genre_tag(folder: Path) -> Any:
+    GenreTagScorer = _attr("core.signals.genre_tag:GenreTagScorer")
+
+    return GenreTagScorer.load(folder)
+
+
+def _fit_semantic(ctx: BuildContext) -> Any:
+    import os
+
+    movie_text = _attr("core.data.enrich:movie_text")
+    Encoder = _attr("core.signals.encoder:Encoder")
+    SemanticScorer = _attr("core.signals.semantic:SemanticScorer")
+
+    # Bulk encoding uses every core; query-time encoding keeps one thread (see Settings).
+    encoder = Encoder(
+        ctx.settings.embed_model,
+        threads=max(1, os.cpu_count() or 1),
+        vector_cache=ctx.settings.cache_dir / "embeddings",
+    )
+    return SemanticScorer(ctx.settings, encoder=encoder).fit(
+        ctx.catalog,
+        texts=movie_text(ctx.catalog.movies, long=False),
+        progress=lambda i, n: ctx.progress(f"{i}/{n} movies", i / max(n, 1)),
+    )
+
+
+def _load_semantic(folder: Path) -> Any:
+    SemanticScorer = _attr("core.signals.semantic:SemanticScorer")
+
+    return SemanticScorer.load(folder)
+
+
+def _fit_popularity(ctx: BuildContext) -> Any:
+    PopularityPrior = _attr("core.signals.popularity:PopularityPrior")
+
+    return PopularityPrior(ctx.settings).fit(ctx.catalog)
+
+
+def _load_popularity(folder: Path) -> Any:
+    PopularityPrior = _attr("core.signals.popularity:PopularityPrior")
+
+    return PopularityPrior.load(folder)
+
+
+def _fit_crew(ctx: BuildContext) -> Any:
+    CrewScorer = _attr("core.signals.crew:CrewScorer")
+
+    return CrewScorer().fit(ctx.catalog)
+
+
+def _load_crew(folder: Path) -> Any:
+    CrewScorer = _attr("core.signals.crew:CrewScorer")
+
+    return CrewScorer.load(folder)
+
+
+def _fit_metadata(ctx: BuildContext) -> Any:
+    MetadataScorer = _attr("core.signals.metadata:MetadataScorer")
+
+    return MetadataScorer().fit(ctx.catalog, semantic=ctx.needed("semantic"))
+
+
+def _load_metadata(folder: Path) -> Any:
+    MetadataScorer = _attr("core.signals.metadata:MetadataScorer")
+
+    return MetadataScorer.load(folder)
+
+
+def _metadata_settings(settings: Settings) -> tuple[Any, ...]:
+    METADATA_WEIGHT = _attr("core.signals.metadata:METADATA_WEIGHT")
+
+    return (METADATA_WEIGHT,)
+
+
+def _fit_search(ctx: BuildContext) -> Any:
+    movie_text = _attr("core.data.enrich:movie_text")
+    SearchIndex = _attr("core.search.index:SearchIndex")
+
+    semantic = ctx.needed("semantic")
+    return SearchIndex.build(ctx.catalog, movie_text(ctx.catalog.movies, long=True),
+                             semantic.embeddings)  # fmt: skip
+
+
+def _load_search(folder: Path) -> Any:
+    SearchIndex = _attr("core.search.index:SearchIndex")
+
+    return SearchIndex.load(folder)
+
+
+def _fit_twotower(ctx: BuildContext) -> Any:
+    import numpy as np
+
+    TwoTowerRetrieval = _attr("core.signals.twotower:TwoTowerRetrieval")
+
+    semantic = ctx.needed("semantic")
+    return TwoTowerRetrieval().fit(ctx.catalog, np.asarray(semantic.embeddings),
+                                   progress=ctx.progress)  # fmt: skip
+
+
+def _load_twotower(folder: Path) -> Any:
+    TwoTowerRetrieval = _attr("core.signals.twotower:TwoTowerRetrieval")
+
+    return TwoTowerRetrieval.load(folder)
+
+
+def _twotower_settings(settings: Settings) -> tuple[Any, ...]:
+    TwoTowerConfig = _attr("core.signals.twotower:TwoTowerConfig")
+
+    return (asdict(TwoTowerConfig()),)
+
+
+# -- the registry -----------------------------------------------------------------------------
+#: Every component in build order (later ones may need earlier ones). Blend signals appear in
+#: the order the app shows them.
+COMPONENTS: tuple[Component, ...] = (
+    Component(
+        "catalog", 1, _fit_catalog, _load_catalog, build_share=0.08,
+        settings=lambda s: (s.use_tmdb, s.use_plots),
+    ),
+    Component(
+        "svd", 2, _fit_svd, _load_svd, build_share=0.12,  # 2: SVD + kNN stacked ensemble
+        settings=lambda s: (s.svd, s.rating),
+    ),
+    Component(
+        "collab", 2, _fit_collab, _load_collab, build_share=0.12, spark=True,
+        label="Collaborative",
+        help="People who liked what you liked also liked… (EASE/ALS on the rating matrix).",
+        color="#D9480F", default_weight=0.5, settings=lambda s: (s.ranker,),
+    ),
+    Component(
+        "genre_tag", 2, _fit_genre_tag, _load_genre_tag, build_share=0.03,
+        label="Genre & tags", help="Shared genres and user tags.",
+        color="#1971C2", default_weight=0.5,
+    ),
+    Component(
+        "semantic", 2, _fit_semantic, _load_semantic, build_share=0.4,
+        label="Semantic",
+        help="Similar plot, themes and mood (sentence embeddings of the movie text).",
+        color="#7048E8", default_weight=0.4, settings=lambda s: (s.embed_model,),
+        libraries=ENCODER_LIBRARIES,
+    ),
+    Component(
+        "popularity", 1, _fit_popularity, _load_popularity, build_share=0.01, spark=True,
+        label="Popularity", help="Well rated by many people (damped mean rating).",
+        color="#2B8A3E", default_weight=0.0, settings=lambda s: (s.prior_damping,),
+    ),
+    Component(
+        "crew", 1, _fit_crew, _load_crew, build_share=0.01,
+        label="Director & cast", help="Same directors and lead actors as the movies you liked.",
+        color="#C2255C", default_weight=0.05,
+    ),
+    Component(
+        "metadata", 2, _fit_metadata, _load_metadata, build_share=0.01,
+        label="TMDB metadata",
+        help="Similar text, nudged towards movies TMDB's audience rated well and often.",
+        color="#E67700", default_weight=0.0, settings=_metadata_settings,
+        needs=("semantic",), libraries=ENCODER_LIBRARIES,
+    ),
+    Component(
+        "search", 2, _fit_search, _load_search, build_share=0.05,
+        needs=("semantic",), libraries=(*ENCODER_LIBRARIES, "bm25s"),
+    ),
+    Component(
+        "twotower", 2, _fit_twotower, _load_twotower, build_share=0.17,
+        label="Two-tower",
+        help="A neural two-tower model of users and movies (also ranks unrated movies).",
+        color="#0C8599", settings=_twotower_settings,
+        needs=("semantic",), libraries=ENCODER_LIBRARIES,
+    ),
+)
+
+#: Components by name.
+BY_NAME: Mapping[str, Component] = {c.name: c for c in COMPONENTS}
+#: Names of the blend signals, in the order the app shows them.
+SIGNALS: tuple[str, ...] = tuple(c.name for c in COMPONENTS if c.is_signal)
+
+
+def component(name: str) -> Component:
+    """The registry entry called ``name`` (``KeyError`` for an unknown name)."""
+    return BY_NAME[name]
+
+
+def dependants(names: set[str]) -> set[str]:
+    """``names`` plus every component that needs one of them, transitively."""
+    out = set(names)
+    changed = True
+    while changed:
+        changed = False
+        for entry in COMPONENTS:
+            if entry.name not in out and any(n in out for n in entry.needs):
+                out.add(entry.name)
+                changed = True
+    return out
