@@ -190,7 +190,7 @@ def component_keys(data_fp: str, settings: Settings, engine: str = "local") -> d
     semantic_key = key("semantic", s.embed_model)
     from dataclasses import asdict
 
-    from core.signals.crew import METADATA_WEIGHT
+    from core.signals.metadata import METADATA_WEIGHT
     from core.signals.twotower import TwoTowerConfig
 
     return {
@@ -309,9 +309,10 @@ def _load_catalog(folder: Path) -> Catalog:
 
 
 def _scorer_classes() -> dict[str, type[Scorer]]:
-    from core.signals.collab import RANKERS
+    from core.signals.ranking import RANKERS
     from core.signals.genre_tag import GenreTagScorer
-    from core.signals.crew import CrewScorer, MetadataScorer
+    from core.signals.crew import CrewScorer
+    from core.signals.metadata import MetadataScorer
     from core.signals.semantic import SemanticScorer
     from core.signals.popularity import PopularityPrior
     from core.signals.rating import RatingModel
@@ -358,10 +359,12 @@ def build(
     trains the ALS "collab" ranker and the "popularity" aggregates with Apache Spark on
     ``spark_master`` (:mod:`core.serving.spark`); the artifacts are served the same way.
     """
-    from core.signals.collab import make_ranker
+    from core.signals.ranking import make_ranker
     from core.signals.genre_tag import GenreTagScorer
-    from core.signals.crew import CrewScorer, MetadataScorer
-    from core.signals.semantic import Encoder, SemanticScorer
+    from core.signals.crew import CrewScorer
+    from core.signals.metadata import MetadataScorer
+    from core.signals.encoder import Encoder
+    from core.signals.semantic import SemanticScorer
     from core.data.enrich import ensure_sources, movie_text
     from core.data.loaders import load_catalog
     from core.signals.popularity import PopularityPrior
@@ -660,7 +663,7 @@ class Engine:
     def encoder(self) -> Any:
         """The query encoder (loaded on first use, one torch thread)."""
         if self._encoder is None:
-            from core.signals.semantic import Encoder
+            from core.signals.encoder import Encoder
 
             self._encoder = Encoder(self.settings.embed_model, threads=self.settings.torch_threads)
             for name in ("semantic", "metadata"):  # both encode query text
@@ -800,7 +803,7 @@ class Engine:
         notes: list[str] = []
         if model == "twotower":
             return self._retrieve_twotower(query, filters or Filters(), top, notes)
-        from core.signals.collab import CollabRanker
+        from core.signals.ranking import CollabRanker
 
         swap: dict[str, Scorer] = {}
         collab = self.scorers.get("collab")
