@@ -290,7 +290,7 @@ def _signal_matrices(
         for name in out:
             scorer = fitted.scorers[name]
             if name == "genre_tag":
-                values = scorer.score(query, genre_weight=genre_weight).values  # type: ignore[call-arg]
+                values = scorer.with_genre_weight(genre_weight).score(query).values  # type: ignore[attr-defined]
             else:
                 values = scorer.score(query).values
             out[name][row] = values

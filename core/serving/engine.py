@@ -707,7 +707,7 @@ class Engine:
         for name in signals:
             scorer = (scorers or {}).get(name) or self.scorers[name]
             if name == "genre_tag":
-                scores = scorer.score(query, genre_weight=weights.genre_weight)  # type: ignore[call-arg]
+                scores = scorer.with_genre_weight(weights.genre_weight).score(query)  # type: ignore[attr-defined]
             else:
                 scores = scorer.score(query)
             out[name] = scores.values
