@@ -43,7 +43,8 @@ from core.data.catalog import (  # noqa: E402
     LoadReport,
     display_title,
 )
-from core.signals.collab import ALSRanker, EASERanker, SVDRating  # noqa: E402
+from core.signals.ranking import ALSRanker, EASERanker  # noqa: E402
+from core.signals.rating import SVDRating  # noqa: E402
 from core.config import RankerSettings, Settings, SVDSettings  # noqa: E402
 from core.signals.genre_tag import GenreTagScorer  # noqa: E402
 from core.signals.popularity import PopularityPrior  # noqa: E402

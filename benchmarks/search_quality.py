@@ -58,7 +58,7 @@ def cached_encode(texts: list[str], threads: int, label: str) -> np.ndarray:
     path = CACHE / f"{label}-{digest}.npy"
     if path.exists():
         return np.load(path)
-    from core.signals.semantic import Encoder
+    from core.signals.encoder import Encoder
 
     encoder = Encoder(settings.embed_model, threads=threads)
     started = time.perf_counter()
@@ -226,7 +226,7 @@ LATENCY_QUERIES = [
 
 def latency(index: SearchIndex, catalog: Catalog) -> None:
     """Median and worst warm time of parse + encode + search with a one-thread encoder."""
-    from core.signals.semantic import Encoder
+    from core.signals.encoder import Encoder
 
     encoder = Encoder(Settings().embed_model, threads=1)
     index.set_encoder(encoder)

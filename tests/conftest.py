@@ -31,7 +31,7 @@ def tiny_catalog():
 @pytest.fixture(scope="session")
 def encoder():
     """The sentence encoder, loaded once for the whole test session."""
-    from core.signals.semantic import Encoder
+    from core.signals.encoder import Encoder
 
     return Encoder()
 

@@ -34,3 +34,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("build",) and not getattr(args, "json", False):
         print(f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    return status

@@ -24,7 +24,7 @@ import pandas as pd
 from core.serving.blend import Weights, normalise
 from core.data.catalog import Catalog
 from core.config import Settings
-from core.signals.crew import METADATA_WEIGHT
+from core.signals.metadata import METADATA_WEIGHT
 from core.evaluation.runner import (
     Section,
     _candidates,
@@ -477,7 +477,8 @@ def evaluate_cold_start(
 ) -> Section:
     """Rank movies that have no rating at all in training (held out entirely)."""
     from core.signals.genre_tag import GenreTagScorer
-    from core.signals.crew import CrewScorer, MetadataScorer
+    from core.signals.crew import CrewScorer
+    from core.signals.metadata import MetadataScorer
     from core.signals.semantic import SemanticScorer
     from core.signals.popularity import PopularityPrior
     from core.signals.base import Query
@@ -553,7 +554,7 @@ def evaluate_rating_models(
 ) -> Section:
     """Two-tower rating regression against SVD and the product's stacked rating model on the
     temporal leave-one-out split."""
-    from core.signals.collab import SVDRating
+    from core.signals.rating import SVDRating
     from core.signals.rating import RatingModel
 
     started = time.perf_counter()

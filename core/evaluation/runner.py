@@ -256,7 +256,8 @@ class _Fitted:
 def _fit_signals(
     catalog: Catalog, train: pd.DataFrame, settings: Settings, embeddings: np.ndarray
 ) -> _Fitted:
-    from core.signals.collab import SVDRating, make_ranker
+    from core.signals.ranking import make_ranker
+    from core.signals.rating import SVDRating
     from core.signals.genre_tag import GenreTagScorer
     from core.signals.semantic import SemanticScorer
     from core.signals.popularity import PopularityPrior
@@ -269,7 +270,8 @@ def _fit_signals(
         "popularity": PopularityPrior(settings).fit(part),
         "svd": SVDRating(settings).fit(part),
     }
-    from core.signals.crew import CrewScorer, MetadataScorer
+    from core.signals.crew import CrewScorer
+    from core.signals.metadata import MetadataScorer
 
     scorers["crew"] = CrewScorer().fit(part)
     scorers["metadata"] = MetadataScorer().fit(part, semantic=scorers["semantic"])
@@ -288,7 +290,7 @@ def _signal_matrices(
         for name in out:
             scorer = fitted.scorers[name]
             if name == "genre_tag":
-                values = scorer.score(query, genre_weight=genre_weight).values  # type: ignore[call-arg]
+                values = scorer.with_genre_weight(genre_weight).score(query).values  # type: ignore[attr-defined]
             else:
                 values = scorer.score(query).values
             out[name][row] = values
@@ -430,7 +432,7 @@ def tune_weights(
 
 def _collab_matrix(fitted: _Fitted, users: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
     """The collaborative signal for every user with other query-time ranker settings."""
-    from core.signals.collab import CollabRanker
+    from core.signals.ranking import CollabRanker
 
     ranker = fitted.scorers["collab"]
     if isinstance(ranker, CollabRanker):
@@ -511,7 +513,7 @@ def one_se_choice(values: np.ndarray) -> int:
 
 def _plain_ranker(part: Catalog, settings: Settings) -> Scorer:
     """The public baseline: the same ranker without time windows or recency."""
-    from core.signals.collab import make_ranker
+    from core.signals.ranking import make_ranker
 
     plain = dataclasses.replace(
         settings.ranker, ease_window_weight=0.0, recency_decay=0.0, dislike_weight=0.5
@@ -549,7 +551,8 @@ def baseline_matrices(
     from implicit.nearest_neighbours import TFIDFRecommender
     from threadpoolctl import threadpool_limits
 
-    from core.signals.collab import ALSRanker, SVDRating
+    from core.signals.ranking import ALSRanker
+    from core.signals.rating import SVDRating
     from core.config import SVDSettings
 
     binary = part.user_items.astype(np.float32)

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from core.signals.semantic import _normalise_rows
+from core.signals.encoder import normalise_rows as _normalise_rows
 
 #: The shipped adapter (trained on ml-latest-small + tomt-movies/train.jsonl).
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "resources" / "search_adapter.npz"

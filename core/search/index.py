@@ -43,7 +43,7 @@ from core.search.rerank import (
 if TYPE_CHECKING:
     import bm25s
 
-    from core.signals.semantic import Encoder
+    from core.signals.encoder import Encoder
 
 #: Bump when the saved format or the tokenizer changes (old indexes must be rebuilt).
 FORMAT_VERSION = 2
@@ -315,7 +315,7 @@ class SearchIndex:
                 [len({t.strip() for t in v.split("|") if t.strip()}) for v in tags]
             ).astype(np.float32)
         )
-        from core.signals.semantic import _normalise_rows
+        from core.signals.encoder import normalise_rows as _normalise_rows
 
         index.embeddings = _normalise_rows(embeddings)
         if encoder is not None:
@@ -341,7 +341,7 @@ class SearchIndex:
         if encoder is not None:
             self._encoder = encoder
         if self._encoder is None:
-            from core.signals.semantic import Encoder
+            from core.signals.encoder import Encoder
 
             self._encoder = Encoder(self.model_name)
         return self._encoder

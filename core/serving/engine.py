@@ -321,7 +321,7 @@ class Engine:
         notes: list[str] = []
         if model == "twotower":
             return self._retrieve_twotower(query, filters or Filters(), top, notes)
-        from core.signals.collab import CollabRanker
+        from core.signals.ranking import CollabRanker
 
         swap: dict[str, Scorer] = {}
         collab = self.scorers.get("collab")

@@ -53,7 +53,7 @@ from core.config import Settings
 from core.errors import DataError, WorkbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.signals.collab import ALSRanker
+    from core.signals.ranking import ALSRanker
     from core.signals.popularity import PopularityPrior
 
 #: ``progress(message, fraction)``, as in :mod:`core.serving.engine`.
@@ -457,7 +457,7 @@ def train_with_spark_detailed(
     ratings_uri: str | None = None,
 ) -> SparkTraining:
     """:func:`train_with_spark` with timings, the aggregates and what was read."""
-    from core.signals.collab import ALSRanker
+    from core.signals.ranking import ALSRanker
     from core.signals.popularity import PopularityPrior
 
     settings = settings or Settings()

@@ -1,1 +1,8 @@
+"""Movie scorers ("signals"): each fits on a catalogue and scores every movie for a query.
 
+A map for newcomers; this package imports nothing itself. ``base`` (the Scorer interface and
+shared helpers), ``history`` (the ratings a fitted scorer keeps), ``popularity``, ``genre_tag``,
+``encoder`` + ``semantic``, ``crew``, ``metadata``, ``ranking/`` (EASE, ALS), ``rating/`` (SVD,
+kNN, their blend), ``twotower/``; ``numeric`` holds the single-threaded per-query products.
+Measured figures behind the defaults: ``docs/experiments/signals.md``.
+"""

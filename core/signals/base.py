@@ -1,4 +1,7 @@
-"""The one small interface every movie scorer implements.
+"""The one small interface every movie scorer implements, and the helpers all scorers share.
+
+Defines :class:`Query`, :class:`Scores`, :class:`Scorer` and the persistence/explanation helpers
+(JSON metadata, titles); it must not know any particular signal or import one.
 
 A scorer is fitted on a :class:`~core.data.catalog.Catalog` and, for a :class:`Query` (a user, a
 handful of ratings, seed movies and/or text), returns one float per item index, all at once
@@ -10,6 +13,7 @@ of Surprise's ``was_impossible`` detail and LensKit's fallbacks.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ import numpy as np
 from core.data.catalog import Catalog
 
 S = TypeVar("S", bound="Scorer")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ def query_profile(
     1). Ratings are centred on the profile's mean so disliked movies pull away; with
     ``like_threshold`` only ratings at or above it are kept (weights > 0). ``catalog`` is a
     :class:`Catalog` or anything with ``user_history(user_id)`` and ``item_of`` (such as
-    :class:`core.signals.popularity.RatingHistory`). Vectorised: a 2,000-rating user costs microseconds.
+    :class:`core.signals.history.RatingHistory`). Vectorised: a 2,000-rating user costs
+    microseconds.
     """
     notes: list[str] = []
     items = np.empty(0, dtype=np.int64)
@@ -148,6 +154,11 @@ class Scorer(abc.ABC):
         """A short plain-language reason per item (``None`` when this signal has none)."""
         return [None] * len(items)
 
+    def set_encoder(self, encoder: Any) -> None:
+        """Take the process's shared query encoder (a sentence encoder, loaded once). Scorers
+        that encode query text keep it; the others have no use for it."""
+        return None
+
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         """Write the fitted scorer into ``directory`` (created if needed)."""
@@ -166,3 +177,35 @@ class Scorer(abc.ABC):
 def save_json(path: Path, data: object) -> None:
     """Write JSON with stable formatting (used for small metadata files)."""
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def read_meta(path: Path, kind: str) -> dict[str, Any]:
+    """Read a scorer's JSON metadata (written with :func:`save_json`) and check its ``kind``."""
+    if not path.exists():
+        raise ValueError(f"{path.parent} does not hold a saved {kind!r} scorer")
+    meta = json.loads(path.read_text())
+    if meta.get("kind") != kind:
+        raise ValueError(f"{path.parent} holds a {meta.get('kind')!r} scorer, not {kind!r}")
+    return meta
+
+
+def known_fields(cls: type[T], data: dict[str, Any]) -> T:
+    """A settings dataclass from saved values, ignoring fields it no longer has (a saved model
+    stays loadable when settings gain or lose fields; staleness is the manifest's job)."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def titles_of(catalog: Catalog) -> np.ndarray:
+    """``"The Matrix (1999)"`` per item index, as a NumPy unicode array (saved without pickle)."""
+    movies = catalog.movies
+    names = movies["display_title"].fillna(movies["title"]).fillna("").astype(str)
+    years = movies["year"].astype("Int64").astype("string")
+    labelled = names + " (" + years.fillna("") + ")"
+    titles = labelled.where(years.notna(), names)
+    return np.asarray(titles.to_numpy(dtype=str), dtype=str)
+
+
+def stars(rating: float) -> str:
+    """``5.0 -> "5★"``, ``4.5 -> "4.5★"`` (how explanations quote a rating)."""
+    return f"{rating:g}★"

@@ -1,13 +1,9 @@
-"""Two content signals from TMDB: the people behind a movie, and how TMDB's audience received it.
+"""The "Director & cast" scorer: movies by the directors and with the leads of liked movies.
 
-* :class:`CrewScorer` ("Director & cast"): movies by the directors and with the lead actors of
-  the movies a query likes ("same director as Alien (1979)", "with Tom Hanks"). It also answers
-  the Similar page's "more by this director" rows (:meth:`CrewScorer.same_people`).
-* :class:`MetadataScorer` ("TMDB metadata"): standardised TMDB popularity, damped vote average
-  and vote count, blended by a weight with the text similarity of the semantic scorer.
-
-Both score whole catalogues with sparse/dense NumPy products, give NaN (no opinion) rather than
-guesses, and save as arrays + JSON (no pickled objects). Neither reads files or the network.
+Scores whole catalogues from TMDB credits with sparse products ("same director as Alien
+(1979)", "with Tom Hanks") and answers the Similar page's "more by this director" rows
+(:meth:`CrewScorer.same_people`); it must not read files or the network, and gives NaN (no
+opinion) for movies without credits.
 """
 
 from __future__ import annotations
@@ -22,8 +18,8 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from core.data.catalog import Catalog
-from core.signals.popularity import RatingHistory, read_meta, titles_of, unknown_notes
-from core.signals.base import Query, Scorer, Scores, query_profile, save_json
+from core.signals.base import Query, Scorer, Scores, read_meta, save_json, titles_of
+from core.signals.history import RatingHistory, liked_profile, unknown_notes
 
 #: Ratings at or above this count as "liked" (else the user's above-mean ratings do).
 LIKE_RATING = 3.5
@@ -42,38 +38,6 @@ def split_people(value: Any) -> list[str]:
     return [p.strip() for p in str(value).split("|") if p.strip()]
 
 
-def _liked_profile(
-    history: RatingHistory, query: Query, like_threshold: float
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Liked rated movies plus seeds, with weights; harsh raters fall back to above-mean ones."""
-    rated = Query(user_id=query.user_id, ratings=query.ratings)
-    catalog = cast(Catalog, history)  # duck-typed: user_history() and item_of
-    items, weights, notes = query_profile(catalog, rated, like_threshold=like_threshold)
-    if len(items) == 0 and (query.ratings or history.user_row(query.user_id) is not None):
-        items, weights, notes = query_profile(catalog, rated)
-        keep = weights > 0
-        items, weights = items[keep], weights[keep]
-    present = set(items.tolist())
-    seeds = [
-        history.item_of[int(m)]
-        for m in query.seeds
-        if int(m) in history.item_of and history.item_of[int(m)] not in present
-    ]
-    seeds = list(dict.fromkeys(seeds))
-    items = np.concatenate([items, np.asarray(seeds, dtype=np.int64)])
-    weights = np.concatenate([weights, np.ones(len(seeds), dtype=np.float32)])
-    return items, weights.astype(np.float32), notes
-
-
-def _empty_history() -> RatingHistory:
-    return RatingHistory(
-        np.empty(0, np.int32), np.empty(0, np.int32), sp.csr_matrix((0, 0), dtype=np.float32)
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Director and cast
-# ---------------------------------------------------------------------------------------------
 class CrewScorer(Scorer):
     """Overlap of directors and lead actors with the query's liked and seed movies.
 
@@ -103,7 +67,7 @@ class CrewScorer(Scorer):
         self.has_crew = np.empty(0, dtype=bool)
         self.n_ratings = np.empty(0, dtype=np.int64)
         self.titles = np.empty(0, dtype=str)
-        self.history = _empty_history()
+        self.history = RatingHistory.empty()
 
     def fit(self, catalog: Catalog) -> CrewScorer:
         """Read the ``directors`` and ``cast`` columns into sparse people matrices."""
@@ -152,7 +116,7 @@ class CrewScorer(Scorer):
 
     # -- scoring ------------------------------------------------------------------------------
     def _profile(self, query: Query) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        items, weights, notes = _liked_profile(self.history, query, self.like_threshold)
+        items, weights, notes = liked_profile(self.history, query, self.like_threshold)
         notes = list(dict.fromkeys([*notes, *unknown_notes(self.history, query)]))
         if len(items):
             keep = self.has_crew[items]
@@ -277,179 +241,3 @@ class CrewScorer(Scorer):
         obj.titles = np.asarray(json.loads((directory / "crew_titles.json").read_text()))
         obj.history = RatingHistory.load(directory, "crew")
         return obj
-
-
-# ---------------------------------------------------------------------------------------------
-# TMDB metadata blended with text similarity
-# ---------------------------------------------------------------------------------------------
-#: Share of the metadata quality in :class:`MetadataScorer` (the rest is text similarity).
-#: Chosen on validation data (``core.evaluation.models``, ml-latest-small): ranked alone, the
-#: signal's nDCG@10 by share was 0.024 (0), 0.050 (0.3), 0.072 (0.5), 0.078 (0.7), 0.065 (1).
-METADATA_WEIGHT = 0.7
-#: Pseudo-votes at the mean that damp the vote average (IMDb's weighted-rating formula).
-VOTE_DAMPING = 50.0
-#: The three standardised TMDB columns and their share of the quality score.
-METADATA_FEATURES: dict[str, float] = {"popularity": 1.0, "vote_average": 1.0, "vote_count": 1.0}
-
-
-def tmdb_quality(movies: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Standardised TMDB reception per movie (NaN where TMDB has no data) and its parts.
-
-    ``log1p(popularity)``, the damped vote average and ``log1p(vote_count)`` are each z-scored
-    over the movies that have them; the quality is their weighted mean, z-scored again.
-    """
-    n = len(movies)
-
-    def column(name: str) -> np.ndarray:
-        if name not in movies:
-            return np.full(n, np.nan)
-        values = pd.to_numeric(movies[name], errors="coerce").astype("float64")
-        return values.to_numpy(na_value=np.nan)
-
-    votes = column("vote_count")
-    average = column("vote_average")
-    known = np.isfinite(votes) & (votes > 0) & np.isfinite(average)
-    mean_vote = float(np.average(average[known], weights=votes[known])) if known.any() else 0.0
-    with np.errstate(invalid="ignore"):
-        damped = (votes * average + VOTE_DAMPING * mean_vote) / (votes + VOTE_DAMPING)
-    raw = {
-        "popularity": np.log1p(np.clip(column("popularity"), 0, None)),
-        "vote_average": np.where(known, damped, np.nan),
-        "vote_count": np.where(known, np.log1p(votes), np.nan),
-    }
-    parts = {name: _zscore(values) for name, values in raw.items()}
-    stacked = np.vstack([parts[name] * w for name, w in METADATA_FEATURES.items()])
-    present = np.isfinite(stacked)
-    total_weight = (present * np.array(list(METADATA_FEATURES.values()))[:, None]).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        quality = np.where(total_weight > 0, np.nansum(stacked, axis=0) / total_weight, np.nan)
-    return _zscore(quality).astype(np.float32), {k: v.astype(np.float32) for k, v in parts.items()}
-
-
-def _zscore(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    if finite.sum() < 2:
-        return np.where(finite, 0.0, np.nan)
-    mean, std = values[finite].mean(), values[finite].std()
-    return np.where(finite, (values - mean) / (std if std > 1e-12 else 1.0), np.nan)
-
-
-class MetadataScorer(Scorer):
-    """``(1 - w) * z(text similarity) + w * z(TMDB quality)``, ``w`` = ``metadata_weight``.
-
-    The text part is a :class:`~core.signals.semantic.SemanticScorer` (cosine to the liked/seed
-    movies or the query text); the metadata part is :func:`tmdb_quality`, 0 (average) where
-    TMDB has no data. Without anything to compare with, the metadata part alone is returned
-    (a finite fallback, said in the note).
-    """
-
-    name = "metadata"
-    label = "TMDB metadata"
-
-    def __init__(self, *, metadata_weight: float = METADATA_WEIGHT) -> None:
-        self.metadata_weight = float(metadata_weight)
-        self.quality = np.empty(0, dtype=np.float32)
-        self.parts: dict[str, np.ndarray] = {}
-        self.vote_average = np.empty(0, dtype=np.float32)
-        self.vote_count = np.empty(0, dtype=np.float32)
-        self.text: Any = None  # core.signals.semantic.SemanticScorer
-
-    def fit(  # type: ignore[override]  # the text scorer is an extra, optional input
-        self, catalog: Catalog, semantic: Any = None, embeddings: np.ndarray | None = None
-    ) -> MetadataScorer:
-        """Standardise the TMDB columns; ``semantic`` (a fitted SemanticScorer) or
-        ``embeddings`` (one unit vector per movie) give the text similarity."""
-        from core.signals.semantic import SemanticScorer
-
-        self.n_items = catalog.n_items
-        self.quality, self.parts = tmdb_quality(catalog.movies)
-        movies = catalog.movies
-        for name in ("vote_average", "vote_count"):
-            values = pd.to_numeric(movies[name], errors="coerce") if name in movies else None
-            array = (
-                values.astype("float64").to_numpy(na_value=np.nan)
-                if values is not None
-                else np.full(self.n_items, np.nan)
-            )
-            setattr(self, name, array.astype(np.float32))
-        if semantic is None:
-            if embeddings is None:
-                raise ValueError("MetadataScorer.fit needs a semantic scorer or embeddings")
-            semantic = SemanticScorer().fit_embeddings(catalog, embeddings)
-        self.text = semantic
-        return self
-
-    def set_encoder(self, encoder: Any) -> None:
-        """Share the query encoder with the text part."""
-        if self.text is not None and hasattr(self.text, "set_encoder"):
-            self.text.set_encoder(encoder)
-
-    def score(self, query: Query) -> Scores:
-        """Text similarity and TMDB reception, blended; metadata alone when text is silent."""
-        if self.n_items == 0:
-            return Scores.empty(0, "metadata scorer is not fitted")
-        meta = np.nan_to_num(self.quality, nan=0.0)
-        text = self.text.score(query)
-        w = self.metadata_weight
-        if not text.has_opinion:
-            note = "; ".join(n for n in (text.note, "TMDB reception only") if n)
-            return Scores(meta.astype(np.float32), note)
-        z_text = np.nan_to_num(_zscore(text.values), nan=0.0)
-        values = (1.0 - w) * z_text + w * meta
-        return Scores(values.astype(np.float32), text.note)
-
-    def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
-        """``"TMDB 7.8/10 from 5,269 votes"`` for well-received picks, else the text reason."""
-        items = np.asarray(items, dtype=np.int64)
-        if len(items) == 0 or self.n_items == 0:
-            return [None] * len(items)
-        text = self.text.explain(query, items) if self.metadata_weight < 1 else [None] * len(items)
-        out: list[str | None] = []
-        for row, item in enumerate(items.tolist()):
-            quality = self.quality[item]
-            if self.metadata_weight > 0 and np.isfinite(quality) and quality > 1.0:
-                votes = self.vote_count[item]
-                out.append(f"TMDB {self.vote_average[item]:.1f}/10 from {int(votes):,} votes")
-            else:
-                out.append(text[row])
-        return out
-
-    # -- persistence --------------------------------------------------------------------------
-    def save(self, directory: Path) -> None:
-        """Write ``metadata_*.npy``, ``metadata.json`` and the text scorer's own files."""
-        directory.mkdir(parents=True, exist_ok=True)
-        for key in ("quality", "vote_average", "vote_count"):
-            np.save(directory / f"metadata_{key}.npy", getattr(self, key))
-        for key, values in self.parts.items():
-            np.save(directory / f"metadata_part_{key}.npy", values)
-        self.text.save(directory)
-        save_json(
-            directory / "metadata.json",
-            {
-                "kind": "metadata",
-                "metadata_weight": self.metadata_weight,
-                "parts": sorted(self.parts),
-                "n_items": self.n_items,
-            },
-        )
-
-    @classmethod
-    def load(cls, directory: Path) -> MetadataScorer:
-        """Read what :meth:`save` wrote (the text part's vectors memory-mapped)."""
-        from core.signals.semantic import SemanticScorer
-
-        meta = read_meta(directory / "metadata.json", "metadata")
-        obj = cls(metadata_weight=float(meta["metadata_weight"]))
-        obj.n_items = int(meta["n_items"])
-        for key in ("quality", "vote_average", "vote_count"):
-            setattr(obj, key, np.load(directory / f"metadata_{key}.npy"))
-        obj.parts = {k: np.load(directory / f"metadata_part_{k}.npy") for k in meta["parts"]}
-        obj.text = SemanticScorer.load(directory)
-        return obj
-
-    def with_weight(self, metadata_weight: float) -> MetadataScorer:
-        """A copy sharing every array but with another metadata weight (for tuning)."""
-        other = MetadataScorer(metadata_weight=metadata_weight)
-        other.__dict__.update({k: v for k, v in self.__dict__.items() if k != "metadata_weight"})
-        return other

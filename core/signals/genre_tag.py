@@ -1,5 +1,8 @@
 """Content similarity on genres and tags: "more movies like the ones you liked".
 
+Scores from movie content only (genres, user tags, TMDB keywords); it must not read ratings
+beyond the query's own profile, nor use the query text.
+
 Each movie gets two sparse, L2-normalised vectors: a genre multi-hot and a TF-IDF of its
 "|"-separated user tags (TMDB keywords for movies nobody tagged). A query's profile is the
 weighted sum of the vectors of its liked and seed movies (:func:`core.signals.base.query_profile`);
@@ -9,6 +12,7 @@ brand-new user with a handful of ratings as well as for "movies like Alien".
 
 from __future__ import annotations
 
+import copy
 from typing import cast
 
 import numpy as np
@@ -16,10 +20,10 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from core.data.catalog import Catalog
 from core.config import Settings
-from core.signals.popularity import RatingHistory, unknown_notes
-from core.signals.base import Query, Scorer, Scores, query_profile
+from core.data.catalog import Catalog
+from core.signals.base import Query, Scorer, Scores
+from core.signals.history import RatingHistory, liked_profile, unknown_notes
 
 #: Ratings at or above this count as "liked" for the profile (else the user's above-mean ones).
 LIKE_RATING = 3.5
@@ -46,22 +50,30 @@ class GenreTagScorer(Scorer):
     After :meth:`fit`: ``genres`` (items x genres) and ``tags`` (items x tag terms), both CSR
     float32 with L2-normalised rows; ``genre_names``/``tag_terms`` name their columns;
     ``has_content`` marks movies with genres or tags (others score NaN).
+
+    ``genre_weight`` is the share of genres in the blend (1.0 = genres only, 0.0 = tags only;
+    default ``Settings.genre_weight``); :meth:`with_genre_weight` gives a copy with another one.
     """
 
     name = "genre_tag"
     label = "Genre & tags"
 
-    def __init__(self, settings: Settings | None = None, *, like_threshold: float = LIKE_RATING):
-        self.genre_weight = float((settings or Settings()).genre_weight)
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        like_threshold: float = LIKE_RATING,
+        genre_weight: float | None = None,
+    ) -> None:
+        default = (settings or Settings()).genre_weight
+        self.genre_weight = float(default if genre_weight is None else genre_weight)
         self.like_threshold = float(like_threshold)
         self.genres = sp.csr_matrix((0, 0), dtype=np.float32)
         self.tags = sp.csr_matrix((0, 0), dtype=np.float32)
         self.genre_names = np.empty(0, dtype=str)
         self.tag_terms = np.empty(0, dtype=str)
         self.has_content = np.empty(0, dtype=bool)
-        self.history = RatingHistory(
-            np.empty(0, np.int32), np.empty(0, np.int32), sp.csr_matrix((0, 0), dtype=np.float32)
-        )
+        self.history = RatingHistory.empty()
 
     def fit(self, catalog: Catalog) -> GenreTagScorer:
         """Build the genre and TF-IDF tag matrices."""
@@ -92,27 +104,17 @@ class GenreTagScorer(Scorer):
         self.has_content = (np.diff(self.genres.indptr) > 0) | (np.diff(self.tags.indptr) > 0)
         return self
 
+    def with_genre_weight(self, weight: float) -> GenreTagScorer:
+        """A shallow copy sharing the fitted matrices, blending with another ``genre_weight``
+        (cheap: what the engine calls per query when the user moves the genre/tag slider)."""
+        other = copy.copy(self)
+        other.genre_weight = float(weight)
+        return other
+
     # -- profiles -------------------------------------------------------------------------------
     def _profile(self, query: Query) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Liked and seed items with weights; falls back to above-mean ratings for harsh raters."""
-        catalog = cast(Catalog, self.history)  # duck-typed: user_ratings() and item_of
-        rated = Query(user_id=query.user_id, ratings=query.ratings)
-        items, weights, notes = query_profile(catalog, rated, like_threshold=self.like_threshold)
-        if len(items) == 0 and (query.ratings or self.history.user_row(query.user_id) is not None):
-            # Nothing rated >= the threshold: use the ratings above the user's own mean.
-            items, weights, notes = query_profile(catalog, rated)
-            keep = weights > 0
-            items, weights = items[keep], weights[keep]
-        present = set(items.tolist())
-        seeds = [
-            self.history.item_of[int(m)]
-            for m in query.seeds
-            if int(m) in self.history.item_of and self.history.item_of[int(m)] not in present
-        ]
-        seeds = list(dict.fromkeys(seeds))
-        items = np.concatenate([items, np.asarray(seeds, dtype=np.int64)])
-        weights = np.concatenate([weights, np.ones(len(seeds), dtype=np.float32)])
-        return items, weights, notes
+        return liked_profile(self.history, query, self.like_threshold)
 
     def _profile_vectors(self, items: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
         """Dense genre and tag profile vectors (weighted sums of the items' rows)."""
@@ -120,14 +122,14 @@ class GenreTagScorer(Scorer):
         tag = np.asarray(self.tags[items].T @ weights, dtype=np.float32).ravel()
         return genre, tag
 
-    def score(self, query: Query, genre_weight: float | None = None) -> Scores:
-        """Cosine of every movie to the query's liked/seed movies, genres and tags blended.
+    def score(self, query: Query) -> Scores:
+        """Cosine of every movie to the query's liked/seed movies, genres and tags blended by
+        :attr:`genre_weight`.
 
-        ``genre_weight`` (default from settings): 1.0 = genres only, 0.0 = tags only. Movies
-        without genres and tags are NaN; so is everything when the query has no liked or seed
-        movie (text is not used here).
+        Movies without genres and tags are NaN; so is everything when the query has no liked or
+        seed movie (text is not used here).
         """
-        weight = self.genre_weight if genre_weight is None else float(genre_weight)
+        weight = self.genre_weight
         items, weights, notes = self._profile(query)
         notes = list(dict.fromkeys(notes + unknown_notes(self.history, query)))
         if len(items) == 0:

@@ -1,162 +1,32 @@
 """Popularity prior: how popular and how well rated each movie is, the same for every query.
 
+One array per catalogue, fitted from rating counts and means (or TMDB votes); it must not
+personalise anything -- a query only changes the note, never the values.
+
 The rating part is a damped (Bayesian) mean, ``(n * mean + m * C) / (n + m)``, which pulls the
 average of a movie with few ratings towards the global mean ``C`` (``m`` pseudo-ratings, from
 ``Settings.prior_damping``), so three 5-star ratings do not beat three hundred 4.5s. The
 popularity part is ``log(1 + n_ratings)`` scaled to [0, 1]. Movies nobody rated fall back to TMDB's
 ``vote_average`` / ``vote_count`` (damped the same way, rescaled to the rating scale).
-
-This module also holds :class:`RatingHistory`, the catalogue's rating matrix without the rest of
-the catalogue: what a fitted scorer keeps so that, after loading, it can still look up a user's
-history (it is duck-compatible with :func:`core.signals.base.query_profile`).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from core.data.catalog import Catalog
 from core.config import Settings
-from core.signals.base import Query, Scorer, Scores, save_json
+from core.data.catalog import Catalog
+from core.signals.base import Query, Scorer, Scores, read_meta, save_json
+from core.signals.history import RatingHistory, unknown_notes
 
 #: Share of the damped mean (vs. log popularity) in the prior's score.
 RATING_SHARE = 0.5
 #: ``hidden_gem`` ignores movies with fewer ratings than this (too little evidence).
 GEM_MIN_RATINGS = 5
-
-
-def titles_of(catalog: Catalog) -> np.ndarray:
-    """``"The Matrix (1999)"`` per item index, as a NumPy unicode array (saved without pickle)."""
-    movies = catalog.movies
-    names = movies["display_title"].fillna(movies["title"]).fillna("").astype(str)
-    years = movies["year"].astype("Int64").astype("string")
-    labelled = names + " (" + years.fillna("") + ")"
-    titles = labelled.where(years.notna(), names)
-    return np.asarray(titles.to_numpy(dtype=str), dtype=str)
-
-
-def stars(rating: float) -> str:
-    """``5.0 -> "5★"``, ``4.5 -> "4.5★"``."""
-    return f"{rating:g}★"
-
-
-@dataclass
-class RatingHistory:
-    """Users x items ratings of a catalogue, with the id maps needed to read them.
-
-    Implements the two members :func:`core.signals.base.query_profile` uses (``user_history`` and
-    ``item_of``), so a scorer can build profiles without keeping the whole :class:`Catalog`.
-    """
-
-    movie_ids: np.ndarray  # int32, movieId of each item index
-    user_ids: np.ndarray  # int32, sorted; row of ``matrix``
-    matrix: sp.csr_matrix  # float32 ratings, users x items
-
-    @classmethod
-    def from_catalog(cls, catalog: Catalog) -> RatingHistory:
-        """The catalogue's ratings (shares the catalogue's arrays)."""
-        return cls(catalog.movie_ids, catalog.user_ids, catalog.user_items)
-
-    @property
-    def n_items(self) -> int:
-        """Number of items (columns)."""
-        return len(self.movie_ids)
-
-    @cached_property
-    def item_of(self) -> dict[int, int]:
-        """``movieId`` -> item index."""
-        return {int(m): i for i, m in enumerate(self.movie_ids.tolist())}
-
-    def user_row(self, user_id: int | None) -> int | None:
-        """Row of ``user_id`` in :attr:`matrix`, ``None`` when the user has no ratings."""
-        if user_id is None or len(self.user_ids) == 0:
-            return None
-        row = int(np.searchsorted(self.user_ids, int(user_id)))
-        if row < len(self.user_ids) and int(self.user_ids[row]) == int(user_id):
-            return row
-        return None
-
-    def user_items(self, user_id: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Item indices (int64) and ratings (float32) of one user; empty when unknown."""
-        row = self.user_row(user_id)
-        if row is None:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        start, end = self.matrix.indptr[row], self.matrix.indptr[row + 1]
-        return (
-            self.matrix.indices[start:end].astype(np.int64),
-            self.matrix.data[start:end].astype(np.float32),
-        )
-
-    def user_history(self, user_id: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Same as :meth:`user_items` (the name :func:`core.signals.base.query_profile` calls)."""
-        return self.user_items(user_id)
-
-    def user_ratings(self, user_id: int) -> pd.DataFrame:
-        """One user's ratings as ``movieId, rating`` (empty for an unknown user), best first."""
-        items, ratings = self.user_items(user_id)
-        frame = pd.DataFrame({"movieId": self.movie_ids[items], "rating": ratings})
-        return frame.sort_values("rating", ascending=False, kind="stable").reset_index(drop=True)
-
-    def merged(
-        self, user_id: int | None, ratings: dict[int, float] | None = None
-    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Stored history overridden by extra ``ratings`` ({movieId: rating}).
-
-        Returns item indices, ratings and notes on unusable input (unknown movies); an unknown
-        user is not noted here (callers word that themselves).
-        """
-        items, values = self.user_items(user_id)
-        notes: list[str] = []
-        if not ratings:
-            return items, values, notes
-        merged = dict(zip(items.tolist(), values.tolist(), strict=True))
-        for movie_id, rating in ratings.items():
-            item = self.item_of.get(int(movie_id))
-            if item is None:
-                notes.append(f"unknown movie {movie_id}")
-            else:
-                merged[item] = float(rating)
-        keys = np.fromiter(merged.keys(), dtype=np.int64, count=len(merged))
-        vals = np.fromiter(merged.values(), dtype=np.float32, count=len(merged))
-        return keys, vals, notes
-
-    def save(self, directory: Path, prefix: str) -> None:
-        """Write ``<prefix>_movie_ids.npy``, ``<prefix>_user_ids.npy`` and
-        ``<prefix>_ratings.npz`` (CSR)."""
-        np.save(directory / f"{prefix}_movie_ids.npy", np.asarray(self.movie_ids, dtype=np.int32))
-        np.save(directory / f"{prefix}_user_ids.npy", np.asarray(self.user_ids, dtype=np.int32))
-        sp.save_npz(directory / f"{prefix}_ratings.npz", self.matrix.tocsr(), compressed=True)
-
-    @classmethod
-    def load(cls, directory: Path, prefix: str) -> RatingHistory:
-        """Inverse of :meth:`save`."""
-        matrix = cast(
-            sp.csr_matrix, sp.csr_matrix(sp.load_npz(directory / f"{prefix}_ratings.npz"))
-        )
-        return cls(
-            np.load(directory / f"{prefix}_movie_ids.npy"),
-            np.load(directory / f"{prefix}_user_ids.npy"),
-            matrix,
-        )
-
-
-def unknown_notes(history: RatingHistory, query: Query) -> list[str]:
-    """Notes for the parts of ``query`` the catalogue does not know (user, seed and rated ids)."""
-    notes: list[str] = []
-    if query.user_id is not None and history.user_row(query.user_id) is None:
-        notes.append(f"unknown user {query.user_id}")
-    for movie_id in [*query.seeds, *query.ratings]:
-        if int(movie_id) not in history.item_of:
-            notes.append(f"unknown movie {movie_id}")
-    return notes
 
 
 class PopularityPrior(Scorer):
@@ -183,9 +53,7 @@ class PopularityPrior(Scorer):
         self.from_tmdb = np.empty(0, dtype=bool)
         self.popularity = np.empty(0, dtype=np.float32)
         self.values = np.empty(0, dtype=np.float32)
-        self.history = RatingHistory(
-            np.empty(0, np.int32), np.empty(0, np.int32), sp.csr_matrix((0, 0), dtype=np.float32)
-        )
+        self.history = RatingHistory.empty()
 
     def fit(self, catalog: Catalog) -> PopularityPrior:
         """Compute the damped means, counts and the score array."""
@@ -306,13 +174,3 @@ def _column(movies: pd.DataFrame, name: str) -> np.ndarray:
     if name not in movies:
         return np.full(len(movies), np.nan)
     return pd.to_numeric(movies[name], errors="coerce").astype("float64").to_numpy(na_value=np.nan)
-
-
-def read_meta(path: Path, kind: str) -> dict[str, Any]:
-    """Read a scorer's JSON metadata and check its ``kind``."""
-    if not path.exists():
-        raise ValueError(f"{path.parent} does not hold a saved {kind!r} scorer")
-    meta = json.loads(path.read_text())
-    if meta.get("kind") != kind:
-        raise ValueError(f"{path.parent} holds a {meta.get('kind')!r} scorer, not {kind!r}")
-    return meta

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from core.cli import main
-from core.signals.collab import make_ranker
+from core.signals.ranking import make_ranker
 from core.config import Settings
 from core.errors import DataError, WorkbenchError
 from core.evaluation.runner import subset_catalog

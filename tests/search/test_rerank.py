@@ -11,7 +11,8 @@ import pytest
 
 from core.search import rerank
 from core.search.adapter import QueryAdapter
-from core.signals.semantic import Encoder, SemanticScorer, fallback_text
+from core.signals.encoder import Encoder
+from core.signals.semantic import SemanticScorer, fallback_text
 from core.search.request import NARRATIVE_WORDS, parse_request
 from core.search.rerank import (
     CHUNK_WORDS,

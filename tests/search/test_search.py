@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core.serving.blend import Filters
-from core.signals.semantic import Encoder, SemanticScorer, fallback_text
+from core.signals.encoder import Encoder
+from core.signals.semantic import SemanticScorer, fallback_text
 from core.search.request import NO_EARLIER_ANSWER, parse_request
 from core.search.index import SearchConfig, SearchIndex, split_passages, stem, tokenize
 

@@ -67,7 +67,7 @@ def catalog(synth_dir, settings):
 @pytest.mark.slow
 @needs_spark
 def test_spark_build_is_served_unchanged(spark_built, synth_dir, settings):
-    from core.signals.collab import ALSRanker
+    from core.signals.ranking import ALSRanker
     from core.serving.engine import Engine
     from core.serving.staleness import check
 
@@ -117,7 +117,7 @@ def _top(scorer, user: int, rated: np.ndarray, k: int) -> set[int]:
 @pytest.mark.slow
 @needs_spark
 def test_spark_als_agrees_with_local_als(spark_built, catalog, settings):
-    from core.signals.collab import ALSRanker, CollabRanker
+    from core.signals.ranking import ALSRanker, CollabRanker
     from core.serving.staleness import check
 
     folder = check(catalog.report.source, settings).folder

@@ -1,13 +1,12 @@
-"""Director & cast and TMDB-metadata signals (contract tests plus their specifics)."""
+"""Director & cast signal (contract tests plus its specifics)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.signals.crew import CrewScorer, MetadataScorer, split_people, tmdb_quality
-from core.signals.semantic import SemanticScorer
 from core.signals.base import Query
+from core.signals.crew import CrewScorer, split_people
 from tests.scorer_contract import ScorerContract
 
 
@@ -50,28 +49,3 @@ class TestCrewScorer(ScorerContract):
     def test_split_people(self) -> None:
         assert split_people("Tom Hanks| Meg Ryan|") == ["Tom Hanks", "Meg Ryan"]
         assert split_people(None) == [] and split_people(float("nan")) == []
-
-
-class TestMetadataScorer(ScorerContract):
-    @pytest.fixture(scope="class")
-    @classmethod
-    def scorer(cls, tiny_catalog, encoder) -> MetadataScorer:
-        text = SemanticScorer(encoder=encoder).fit(tiny_catalog)
-        return MetadataScorer(metadata_weight=0.3).fit(tiny_catalog, semantic=text)
-
-    def test_weight_moves_between_text_and_metadata(self, scorer, tiny_catalog) -> None:
-        query = Query(seeds=[9])  # Notting Hill
-        text_only = scorer.with_weight(0.0).score(query).values
-        meta_only = scorer.with_weight(1.0).score(query).values
-        item = tiny_catalog.item_of
-        assert text_only[item[10]] > text_only[item[3]]  # romance beats Star Wars on text
-        # Metadata alone follows TMDB reception, whatever the seed.
-        np.testing.assert_allclose(meta_only, np.nan_to_num(scorer.quality), atol=1e-6)
-
-    def test_quality_is_standardised(self, tiny_catalog) -> None:
-        quality, parts = tmdb_quality(tiny_catalog.movies)
-        assert quality.shape == (tiny_catalog.n_items,)
-        assert abs(float(np.nanmean(quality))) < 1e-5
-        assert set(parts) == {"popularity", "vote_average", "vote_count"}
-        no_tmdb = tiny_catalog.movies.assign(popularity=None, vote_average=None, vote_count=None)
-        assert np.isnan(tmdb_quality(no_tmdb)[0]).all()

@@ -1,4 +1,4 @@
-"""The rating ensemble: SVD + item kNN with baselines, stacked (core/rating.py)."""
+"""The rating ensemble: SVD + item/user kNN with baselines, stacked (core/signals/rating/)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from core.signals.collab import SVDRating
 from core.config import RatingSettings, Settings, SVDSettings
-from core.signals.popularity import RatingHistory
-from core.signals.rating import (
-    ItemKNNBaseline,
-    RatingModel,
-    UserKNNBaseline,
-    als_baselines,
-    pearson_baseline_neighbours,
-)
 from core.signals.base import Query
+from core.signals.history import RatingHistory
+from core.signals.rating import ItemKNNBaseline, RatingModel, SVDRating, UserKNNBaseline
+from core.signals.rating.knn import als_baselines, pearson_baseline_neighbours
 from tests.fixtures import ROMANCE, SCIFI
 from tests.scorer_contract import ScorerContract
 

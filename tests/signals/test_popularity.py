@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from core.config import Settings
-from core.signals.popularity import PopularityPrior, RatingHistory, titles_of
-from core.signals.base import Query, query_profile
+from core.signals.base import Query, titles_of
+from core.signals.popularity import PopularityPrior
 from tests.scorer_contract import ScorerContract
 
 
@@ -72,18 +72,6 @@ class TestPopularityPrior(ScorerContract):
         many = int(scorer.n_ratings.argmax())
         if abs(scorer.damped_mean[few] - scorer.damped_mean[many]) < 0.3:
             assert gem[few] > gem[many]
-
-
-def test_rating_history_is_a_catalogue_stand_in(tiny_catalog) -> None:
-    history = RatingHistory.from_catalog(tiny_catalog)
-    query = Query(user_id=3, ratings={10: 5.0}, seeds=[1])
-    ours = query_profile(history, query, like_threshold=3.5)  # type: ignore[arg-type]
-    theirs = query_profile(tiny_catalog, query, like_threshold=3.5)
-    for a, b in zip(ours, theirs, strict=True):
-        assert list(a) == list(b)
-    assert history.user_ratings(999).empty
-    items, values, notes = history.merged(1, {1: 0.5, 424242: 4.0})
-    assert values[items.tolist().index(0)] == 0.5 and notes == ["unknown movie 424242"]
 
 
 def test_titles(tiny_catalog) -> None:

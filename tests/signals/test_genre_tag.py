@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data.catalog import Catalog
 from core.config import Settings
-from core.signals.genre_tag import GenreTagScorer, split_pipes
+from core.data.catalog import Catalog
 from core.signals.base import Query
+from core.signals.genre_tag import GenreTagScorer, split_pipes
 from tests.fixtures import ROMANCE, SCIFI, make_tiny_catalog
 from tests.scorer_contract import ScorerContract
 
@@ -45,15 +45,33 @@ class TestGenreTagScorer(ScorerContract):
 
     def test_genre_weight_extremes(self, scorer, tiny_catalog) -> None:
         query = Query(seeds=[3])
-        genres_only = scorer.score(query, genre_weight=1.0).values
-        tags_only = scorer.score(query, genre_weight=0.0).values
-        blended = scorer.score(query, genre_weight=0.25).values
+        genres_only = scorer.with_genre_weight(1.0).score(query).values
+        tags_only = scorer.with_genre_weight(0.0).score(query).values
+        blended = scorer.with_genre_weight(0.25).score(query).values
         np.testing.assert_allclose(blended, 0.25 * genres_only + 0.75 * tags_only, rtol=1e-5)
         # Blade Runner and Star Wars share only the Sci-Fi genre, no tags.
         blade_runner = tiny_catalog.item_of[4]
         assert genres_only[blade_runner] > 0 and tags_only[blade_runner] == 0
         default = scorer.score(query).values
-        np.testing.assert_allclose(default, scorer.score(query, genre_weight=0.5).values)
+        np.testing.assert_allclose(default, scorer.with_genre_weight(0.5).score(query).values)
+
+    def test_with_genre_weight_is_a_cheap_exact_copy(self, scorer, tiny_catalog) -> None:
+        """``with_genre_weight(w).score(q)`` equals a scorer built with ``genre_weight=w`` (what
+        ``score(q, genre_weight=w)`` returned before), shares the fitted matrices and leaves
+        the original alone."""
+        query = Query(user_id=1, seeds=[3])
+        for weight in (0.0, 0.25, 0.5, 0.8, 1.0):
+            copy = scorer.with_genre_weight(weight)
+            built = GenreTagScorer(genre_weight=weight).fit(tiny_catalog)
+            np.testing.assert_array_equal(copy.score(query).values, built.score(query).values)
+            assert copy.score(query).note == built.score(query).note
+            assert copy.genres is scorer.genres and copy.tags is scorer.tags
+            assert copy.history is scorer.history
+        assert scorer.genre_weight == Settings().genre_weight
+        genres = scorer.with_genre_weight(1.0).score(query).values
+        tags = scorer.with_genre_weight(0.0).score(query).values
+        mixed = scorer.with_genre_weight(0.3).score(query).values
+        np.testing.assert_allclose(mixed, 0.3 * genres + 0.7 * tags, rtol=1e-5)
 
     def test_movie_without_genres_or_tags_is_nan(self) -> None:
         catalog = make_tiny_catalog()
