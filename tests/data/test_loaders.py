@@ -14,7 +14,8 @@ import pytest
 
 from core.data.catalog import MOVIE_COLUMNS, RATING_COLUMNS, TAG_COLUMNS, Catalog
 from core.errors import DataError
-from core.data.loaders import dataset_name, detect_layout, load_catalog, parse_titles
+from core.data.layouts import dataset_name, detect_layout, parse_titles
+from core.data.loaders import load_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ML_LATEST_SMALL = REPO_ROOT.parent / "shared" / "data" / "ml-latest-small"
