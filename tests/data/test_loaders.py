@@ -1,4 +1,4 @@
-"""Tests for :mod:`core.data.loaders`: every layout, every kind of bad input, and the real data sets.
+"""Tests for :mod:`core.data.loaders`: every layout, every kind of bad input, the real data sets.
 
 Tiny folders are written into ``tmp_path`` per test; the real ml-latest-small folder and the
 built-in snapshot are checked for their published counts.
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from core.data.catalog import MOVIE_COLUMNS, RATING_COLUMNS, TAG_COLUMNS, Catalog
-from core.errors import DataError
 from core.data.layouts import dataset_name, detect_layout, parse_titles
 from core.data.loaders import load_catalog
+from core.errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ML_LATEST_SMALL = REPO_ROOT.parent / "shared" / "data" / "ml-latest-small"
