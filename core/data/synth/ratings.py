@@ -27,9 +27,7 @@ HALF_STARS_FROM = int(dt.datetime(2003, 2, 18, tzinfo=dt.UTC).timestamp())
 # Selection clusters: 0 = mainstream (popularity only), then one per genre, then the scenes.
 # User taste: share of "mainstream" draws ~ Beta(a, b); Dirichlet-like concentrations of the
 # genre and scene preferences (small = peaked on a few); weight of scenes against genres.
-# Tuned so that, at the ml-latest-small shape (610 users, 9,742 movies, 100k ratings) and a
-# random 20% holdout, EASE's recall@10 is ~2x most-popular's, as on the real data (0.37 vs
-# 0.18), with the top 10% of movies holding ~50-60% of the ratings (real: 60%).
+# Why these values (tuned against ml-latest-small): docs/experiments/data.md ("Taste tuning").
 _MAINSTREAM_BETA = (1.0, 12.0)
 _GENRE_ALPHA = 0.04
 _SCENE_ALPHA = 0.04
