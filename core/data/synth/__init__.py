@@ -1,15 +1,8 @@
-"""Synthetic MovieLens-style data sets, for benchmarks and scale tests only: :func:`generate`.
+"""Synthetic MovieLens-style data sets for benchmarks and scale tests: :func:`generate`.
 
-Writes a folder in the CSV layout of ml-latest / ml-25m / ml-32m that
-:func:`core.data.loaders.load_catalog` reads like the real thing, at any size up to tens of
-millions of ratings, in minutes and in bounded memory. Nothing in the app uses it unless pointed
-at it. The shape of the data (movies, users, ratings, timestamps, tags) and how it was tuned:
-docs/experiments/data.md ("Synthetic data").
-
-The steps live in one module each: :mod:`.movies` (genres, titles, tag words), :mod:`.world`
-(the latent movie world), :mod:`.plan` (ratings and tags per user, chunks), :mod:`.ratings`
-(one chunk of ratings and tags) and :mod:`.writer` (files and the ``synth.json`` marker).
-Output is byte-identical for a seed (same chunk size and NumPy version).
+Only writes new folders (or replaces its own earlier output); nothing in the app uses it unless
+pointed at it. One module per step: :mod:`.movies`, :mod:`.world`, :mod:`.plan`,
+:mod:`.ratings`, :mod:`.writer`; the data's shape and tuning: docs/experiments/data.md.
 """
 
 from __future__ import annotations
@@ -124,6 +117,10 @@ def generate(
     chunk_ratings: int = CHUNK_RATINGS,
 ) -> SynthSummary:
     """Write a synthetic MovieLens-CSV folder with exactly the requested counts.
+
+    The folder has the CSV layout of ml-latest / ml-25m / ml-32m, which
+    :func:`core.data.loaders.load_catalog` reads like the real thing, at any size up to tens of
+    millions of ratings in bounded memory (users are generated and appended in chunks).
 
     Args:
         out: folder to write; created if missing. It must be empty or hold an earlier output
