@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import Settings
 from core.serving.build import build
-from core.data.enrich import ensure_sources
+from core.data.sources import ensure_sources
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ user's held-out movies are relevant (whatever the rating); candidates are all mo
 user's training movies; nDCG@10 with binary gains and Recall@10 = hits / min(10, #held-out).
 Every model is queried through its public ``score(Query(user_id=u))``, as the app does.
 
-Rating protocol: 5-fold cross-validated RMSE of :class:`core.signals.collab.SVDRating`
+Rating protocol: 5-fold cross-validated RMSE of :class:`core.signals.rating.SVDRating`
 (``KFold(5, shuffle=True, random_state=42)`` over rating rows).
 
 Fold-in check: 60 users are held out of SVD training entirely; their vectors are folded in from

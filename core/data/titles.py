@@ -96,8 +96,9 @@ class TitleMatcher:
     def _pool(self, query: str, size: int) -> set[int]:
         """Candidate spellings, cheaply: whole-string similarity plus shared word prefixes.
 
-        WRatio over every title costs ~40 ms on 10k movies; this pool keeps a lookup at a few
-        ms while still catching typos (QRatio) and partial titles ("shawshank").
+        WRatio over every title is too slow for a keystroke (docs/experiments/data.md, "Title
+        lookup"); this pool stays cheap while still catching typos (QRatio) and partial titles
+        ("shawshank").
         """
         pool = {
             pos

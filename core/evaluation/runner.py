@@ -544,7 +544,7 @@ def baseline_matrices(
     fitted on ``part`` (a training part): Surprise SVD with its defaults ranked by predicted
     rating, item-kNN (implicit's ``TFIDFRecommender`` on rating values, :data:`ITEM_KNN_K`
     neighbours), BPR
-    (implicit, its defaults) and implicit ALS (:class:`~core.signals.collab.ALSRanker` with the
+    (implicit, its defaults) and implicit ALS (:class:`~core.signals.ranking.ALSRanker` with the
     settings' ALS hyper-parameters, every rating weighing 1, no recency). One thread, fixed
     seeds. Also returns their settings for the section's ``chosen`` record."""
     from implicit.cpu.bpr import BayesianPersonalizedRanking

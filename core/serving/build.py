@@ -64,7 +64,7 @@ def build(
     resolved = resolve_data(data)
     clean_stale_temporaries(settings.artifacts_dir)
     if settings.use_tmdb or settings.use_plots:
-        from core.data.enrich import ensure_sources
+        from core.data.sources import ensure_sources
 
         progress("Fetching offline movie text (TMDB, plots)", 0.01)
         ensure_sources(settings)

@@ -2,7 +2,7 @@
 
 ``python -m core build --engine spark [--spark-master URL]`` fits the "collab" component with
 ``pyspark.ml.recommendation.ALS`` and computes the "popularity" component's per-movie counts and
-means with Spark, then writes them through the same :class:`~core.signals.collab.ALSRanker` and
+means with Spark, then writes them through the same :class:`~core.signals.ranking.ALSRanker` and
 :class:`~core.signals.popularity.PopularityPrior` objects as the local build, so ``Engine.load`` serves a
 Spark-trained folder unchanged (the manifest entry says ``"engine": "spark"``).
 

@@ -1,4 +1,4 @@
-"""Tests for :mod:`core.data.loaders`: every layout, every kind of bad input, and the real data sets.
+"""Tests for :mod:`core.data.loaders`: every layout, every kind of bad input, the real data sets.
 
 Tiny folders are written into ``tmp_path`` per test; the real ml-latest-small folder and the
 built-in snapshot are checked for their published counts.
@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from core.data.catalog import MOVIE_COLUMNS, RATING_COLUMNS, TAG_COLUMNS, Catalog
+from core.data.layouts import dataset_name
+from core.data.loaders import load_catalog
 from core.errors import DataError
-from core.data.loaders import dataset_name, detect_layout, load_catalog, parse_titles
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ML_LATEST_SMALL = REPO_ROOT.parent / "shared" / "data" / "ml-latest-small"
@@ -94,19 +95,6 @@ def test_csv_layout_reads_clean_folder(tmp_path: Path) -> None:
     assert report.text_coverage["tags"] == 2
     assert catalog.name.startswith("my-data-") and catalog.name == dataset_name(folder)
     assert catalog.user_items.shape == (2, 4)
-
-
-def test_parse_titles_handles_years_ranges_and_whitespace() -> None:
-    titles = pd.Series(
-        ["Toy Story (1995)", "Death Note (2006–2007)", "Babylon 5", "Angst ", "Show (2007-)",
-         "Seven (a.k.a. Se7en) (1995)", None]
-    )  # fmt: skip
-    title, year = parse_titles(titles)
-    assert title.tolist() == [
-        "Toy Story", "Death Note", "Babylon 5", "Angst", "Show", "Seven (a.k.a. Se7en)", ""
-    ]  # fmt: skip
-    assert year.tolist() == [1995, 2006, pd.NA, pd.NA, 2007, 1995, pd.NA]
-    assert str(year.dtype) == "Int16"
 
 
 def test_malformed_lines_are_counted(tmp_path: Path) -> None:
@@ -315,14 +303,6 @@ def test_ml1m_and_ml10m_layouts(tmp_path: Path) -> None:
     assert catalog.report.layout == "ml-10m" and catalog.report.rating_scale == (0.5, 5.0)
     assert catalog.report.n_ratings == 3 and catalog.report.n_tags == 3
     assert catalog.movies["tags"].tolist() == ["pixar", "paris: france"]
-
-
-def test_detect_layout(tmp_path: Path) -> None:
-    assert detect_layout(write(tmp_path / "a", {"u.data": ""})) == "ml-100k"
-    assert detect_layout(write(tmp_path / "b", {"ratings.dat": ""})) == "ml-1m"
-    assert detect_layout(write(tmp_path / "c", {"ratings.dat": "", "tags.dat": ""})) == "ml-10m"
-    assert detect_layout(write(tmp_path / "d", {"movies.csv": ""})) == "csv"
-    assert detect_layout(write(tmp_path / "e", {"x.txt": ""})) is None
 
 
 def test_progress_messages(tmp_path: Path) -> None:

@@ -13,11 +13,18 @@ import pytest
 from core.cli import main
 from core.signals.ranking import make_ranker
 from core.config import Settings
+from core.data.loaders import load_catalog
+from core.data.synth import (
+    GENRES,
+    HALF_STARS_FROM,
+    NO_GENRES,
+    SynthError,
+    generate,
+    is_synth_folder,
+)
 from core.errors import DataError, WorkbenchError
 from core.evaluation.runner import subset_catalog
-from core.data.loaders import load_catalog
 from core.signals.base import Query
-from core.data.synth import GENRES, HALF_STARS_FROM, NO_GENRES, SynthError, generate, is_synth_folder
 
 # ~5% dense like ml-100k: at 300 movies x 10k ratings the head saturates (nearly every user has
 # rated the top movies), which flattens any popularity curve.
