@@ -10,9 +10,9 @@ import pytest
 
 from core.search import adapter as adapter_module
 from core.search.adapter import QueryAdapter, model_fingerprint
-from core.signals.semantic import Encoder, SemanticScorer, fallback_text
-from core.search.request import parse_request
 from core.search.index import SearchIndex
+from core.search.request import parse_request
+from core.signals.semantic import Encoder, SemanticScorer, fallback_text
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
