@@ -24,7 +24,7 @@ from core.search import retrieve
 from core.search.adapter import QueryAdapter
 from core.search.adapter import load_default as load_default_adapter
 from core.search.config import SearchConfig, SearchHits
-from core.search.request import ParsedRequest
+from core.search.parsed import ParsedRequest
 from core.search.rerank import (
     ItemFacts,
     RequestSignals,

@@ -13,7 +13,7 @@ from core.search.text import surface_forms
 
 if TYPE_CHECKING:
     from core.search.index import SearchIndex
-    from core.search.request import ParsedRequest
+    from core.search.parsed import ParsedRequest
 
 
 def reasons_for(

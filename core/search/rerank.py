@@ -26,7 +26,7 @@ import numpy as np
 from core.search.scoring import top_indices
 
 if TYPE_CHECKING:
-    from core.search.request import ParsedRequest
+    from core.search.parsed import ParsedRequest
 
 #: The shipped model (trained on ml-latest-small + tomt-movies/train.jsonl).
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "resources" / "search_reranker.json"

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.search.cleaning import clean_request
 from core.search.config import SearchConfig, SearchHits
+from core.search.followups import NO_EARLIER_ANSWER
+from core.search.parsed import ParsedRequest
 from core.search.reasons import reasons_for
-from core.search.request import NO_EARLIER_ANSWER, ParsedRequest, clean_request
 from core.search.rerank import features
 from core.search.scoring import scale_to_pool, top_indices
 
