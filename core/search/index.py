@@ -11,7 +11,7 @@ is the entry point; its steps (constraints, fusion, re-ranking, lifts) live in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import bm25s
 
     from core.serving.blend import Filters
-    from core.signals.semantic import Encoder
+    from core.signals.semantic import EncodeProgress, Encoder
 
 #: Bump when the saved format or the tokenizer changes (old indexes must be rebuilt).
 FORMAT_VERSION = 2
@@ -107,7 +107,7 @@ class SearchIndex:
         passage_item: np.ndarray | None = None,
         config: SearchConfig | None = None,
         stemmer: bool = True,
-        progress: Callable[[int, int], None] | None = None,
+        progress: EncodeProgress | None = None,
     ) -> SearchIndex:
         """Index ``texts`` (one long text per item, e.g. ``movie_text(..., long=True)``).
 
@@ -164,7 +164,7 @@ class SearchIndex:
         encoder: Encoder | None,
         passages: np.ndarray | None,
         passage_item: np.ndarray | None,
-        progress: Callable[[int, int], None] | None,
+        progress: EncodeProgress | None,
     ) -> None:
         """Passage vectors grouped by movie: the given ones, or encoded when allowed."""
         if passages is not None and passage_item is not None:
