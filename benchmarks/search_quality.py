@@ -33,7 +33,9 @@ from core.data.catalog import Catalog
 from core.config import REPO_ROOT, Settings
 from core.search.request import ParsedRequest, parse_request
 from core.search.rerank import request_chunks
-from core.search.index import SearchConfig, SearchIndex, split_passages
+from core.search.config import SearchConfig
+from core.search.index import SearchIndex
+from core.search.text import split_passages
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 CACHE = REPO_ROOT / "artifacts" / "_cache" / "bench"

@@ -1061,7 +1061,8 @@ def _metadata_only_index(engine: Any) -> Any:
     genres and MovieLens tags only): the issue's "metadata only" baseline. Score fusion, no
     re-ranker or adapter, no passages."""
     from core.data.enrich import movie_text
-    from core.search.index import SearchConfig, SearchIndex
+    from core.search.config import SearchConfig
+    from core.search.index import SearchIndex
 
     catalog = engine.catalog
     movies = catalog.movies.copy()

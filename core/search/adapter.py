@@ -11,18 +11,11 @@ rebuild; the mapped movie matrix is computed when first needed), and the adapter
 only where the learned re-ranker is (narrative requests,
 :meth:`core.search.index.SearchIndex.request_signals`).
 
-On the 2,884 Reddit tip-of-the-tongue requests of ``tomt-movies/train.jsonl`` (5-fold
-cross-validation, whole-request cosine alone) Recall@10 was 0.148 without an adapter, 0.219
-with the request side alone and 0.233 with both sides (movie side L2 0.01 / 0.03 / 0.1: 0.226
-/ 0.233 / 0.229; a one-hidden-layer residual MLP on the request side instead: 0.209; adding the
-request's chunks as extra training examples: 0.214). What it learns is largely *which movies
-such requests are about*: in the whole search (re-ranker included, 5-fold cross-validation) it
-lifts held-out requests whose answer was asked about in the other folds from Recall@10 0.255 to
-0.400, and leaves those about a movie nobody else asked for where they were (0.234 without,
-0.229 with). ``SearchConfig.adapter`` switches it off; ``python -m core evaluate --parts
-search`` prints both groups. The shipped adapter (:data:`DEFAULT_PATH`) is
-trained by ``python -m core tune-search`` together with the re-ranker, and is used only with
-the encoder it was trained for (:func:`model_fingerprint`).
+It lifts Recall@10 of requests about movies others asked about and leaves the rest about
+where they were (figures: ``docs/experiments/search.md``). ``SearchConfig.adapter`` switches it
+off. The shipped adapter (:data:`DEFAULT_PATH`) is trained by ``python -m core tune-search``
+together with the re-ranker, and is used only with the encoder it was trained for
+(:func:`model_fingerprint`). It must not change the index's stored vectors.
 
 Hand-written (about forty lines of PyTorch, already a dependency through
 sentence-transformers) because no well-kept library fits linear adapters with a
@@ -42,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from core.signals.encoder import normalise_rows as _normalise_rows
+from core.signals.encoder import normalise_rows
 
 #: The shipped adapter (trained on ml-latest-small + tomt-movies/train.jsonl).
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "resources" / "search_adapter.npz"
@@ -50,7 +43,8 @@ DEFAULT_PATH = Path(__file__).resolve().parents[1] / "resources" / "search_adapt
 TEMPERATURE = 0.05
 #: L2 penalty on ``delta`` (sum of squares), i.e. how far from the identity map it may go.
 L2 = 0.01
-#: L2 penalty on the movie side's matrix (None: movie vectors are not adapted).
+#: L2 penalty on the movie side's matrix (None: movie vectors are not adapted). 0.03 was the
+#: best of 0.01 / 0.03 / 0.1 (docs/experiments/search.md).
 MOVIE_L2: float | None = 0.03
 #: Full passes of Adam over the training requests (one batch: every request at once).
 EPOCHS = 40
@@ -114,14 +108,14 @@ class QueryAdapter:
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         """Adapted unit request vectors, same shape as ``vectors`` (one vector or a matrix)."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        return _normalise_rows(vectors + vectors @ self.delta)
+        return normalise_rows(vectors + vectors @ self.delta)
 
     def apply_movies(self, movies: np.ndarray) -> np.ndarray:
         """Adapted unit movie vectors (``movies`` unchanged without a movie side)."""
         movies = np.asarray(movies, dtype=np.float32)
         if self.movie_delta is None:
             return movies
-        return _normalise_rows(movies + movies @ self.movie_delta)
+        return normalise_rows(movies + movies @ self.movie_delta)
 
     @classmethod
     def fit(

@@ -1,215 +1,52 @@
-"""Hybrid natural-language movie search: BM25 keywords + dense embeddings + constraints.
+"""The search index of one catalogue: BM25 over long movie texts plus the movie embeddings.
 
 :class:`SearchIndex` is built once per catalogue from each movie's long text (BM25 via bm25s,
-with stopwords and a light English stemmer) and the movie embedding matrix of
-:class:`~core.signals.semantic.SemanticScorer`. :meth:`SearchIndex.search` takes a
-:class:`~core.search.request.ParsedRequest`, fuses both retrievers, adds the reference movie's
-neighbours, applies year/genre constraints and popularity wishes, optionally re-ranks by a
-user's taste, and returns :class:`SearchHits` with per-signal parts and a short reason per hit.
-Long narrative requests are ordered by the learned re-ranker (:mod:`core.search.rerank`) over request
-vectors mapped by the learned adapter (:mod:`core.search.adapter`) instead of the fused score.
-Scoring is vectorised over the whole catalogue (~1 ms for 10k movies).
+with stopwords and a light stemmer, :mod:`core.search.text`) and the movie embedding matrix of
+:class:`~core.signals.semantic.SemanticScorer`; it holds the per-movie facts search needs,
+saves and loads itself, and scores a request's text against every movie. :meth:`SearchIndex.search`
+is the entry point; its steps (constraints, fusion, re-ranking, lifts) live in
+:mod:`core.search.retrieve`, so this module must not grow ranking rules of its own.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
-from functools import lru_cache
+from collections.abc import Sequence
+from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from core.search.adapter import QueryAdapter
-from core.search.adapter import load_default as load_default_adapter
-from core.serving.blend import Filters
 from core.data.catalog import Catalog
 from core.errors import ArtifactError
-from core.search.request import NO_EARLIER_ANSWER, ParsedRequest, clean_request
+from core.search import retrieve
+from core.search.adapter import QueryAdapter
+from core.search.adapter import load_default as load_default_adapter
+from core.search.config import SearchConfig, SearchHits
+from core.search.parsed import ParsedRequest
 from core.search.rerank import (
     ItemFacts,
     RequestSignals,
     SearchReranker,
     chunk_scores,
-    features,
     load_default,
     request_chunks,
 )
+from core.search.scoring import scale_to_pool
+from core.search.text import split_passages, tokenize
+from core.signals.encoder import normalise_rows
 
 if TYPE_CHECKING:
     import bm25s
 
-    from core.signals.encoder import Encoder
+    from core.serving.blend import Filters
+    from core.signals.encoder import EncodeProgress, Encoder
 
 #: Bump when the saved format or the tokenizer changes (old indexes must be rebuilt).
 FORMAT_VERSION = 2
 #: Adapted movie matrices kept (one per adapter; the product uses one, the evaluation ~6).
 ADAPTED_KEPT = 6
-
-# -- tokenisation ------------------------------------------------------------------------------
-# Words that say nothing about *which* movie: request chatter ("remember", "scene") and
-# words every plot uses. Removed from documents and queries alike.
-_DOMAIN_STOPWORDS = frozenset(
-    """movie movies film films flick scene scenes remember remembered recall think thought
-    know knew watched watch watching saw seen see tv trailer maybe probably pretty really just
-    like kind sort thing things stuff anyone someone help thanks thank please guy guys lot
-    remembering memory vague vaguely idea sure believe actually basically definitely
-    somewhat bit little time times ve ll don didn doesn isn wasn weren couldn wouldn im ive
-    youre theres thats dont didnt doesnt cant wont wasnt isnt id""".split()  # noqa: SIM905
-)
-STOPWORDS = frozenset(ENGLISH_STOP_WORDS) | _DOMAIN_STOPWORDS
-_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """A light English stemmer: plural/possessive "s", "-ies", "-ing" and "-ed" endings.
-
-    Deliberately conservative (no Porter step 2-5 suffix surgery): "killing"/"killed"/"kills"
-    meet at "kill", "stories" at "story", but "news" or "business" stay whole.
-    """
-    if len(word) <= 3 or word.isdigit():
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("sses"):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is", "os")):
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix):
-            base = word[: -len(suffix)]
-            if len(base) >= 3 and re.search(r"[aeiouy]", base):
-                if len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "lsz":
-                    base = base[:-1]  # running -> run, stopped -> stop (but "falling" -> fall)
-                return base
-    return word
-
-
-def tokenize(text: str, *, stemmer: bool = True) -> list[str]:
-    """Lower-cased, stopword-free, lightly stemmed tokens of ``text``."""
-    words = _TOKEN_RE.findall(str(text).lower())
-    out = []
-    for word in words:
-        if "'" in word:
-            word = word.split("'", 1)[0]
-        if len(word) < 2 or word in STOPWORDS:
-            continue
-        out.append(stem(word) if stemmer else word)
-    return out
-
-
-# -- configuration and results -------------------------------------------------------------------
-@dataclass(frozen=True)
-class SearchConfig:
-    """Knobs of :meth:`SearchIndex.search` (defaults chosen on Reddit tip-of-tongue queries).
-
-    Attributes:
-        fusion: ``"rrf"`` (reciprocal rank fusion) or ``"score"`` (weighted sum of per-signal
-            scores scaled to [0, 1] over the candidate pool).
-        pool: candidates taken from each retriever before fusion.
-        rrf_k: the RRF constant (rank offset).
-        w_bm25 / w_dense: retriever weights in the fusion.
-        w_reference: weight of the reference movie's similarity when the request also has
-            text (without text it is the only signal).
-        w_genre: lift for the share of preferred genres a movie has (narrative requests).
-        w_genre_short: the same for short requests ("like Alien but funnier"), where a
-            preference is deliberate rather than a hint buried in a story.
-        w_year: penalty for a narrative request's movie outside its (soft) year window.
-        w_popularity: lift for popular movies when asked for them (or gems when "hidden").
-        w_prior: tiny always-on quality/popularity tie-breaker for narrative requests (the
-            movie someone half remembers is often obscure: more hurts there).
-        w_prior_short: the same for short chat requests, which ask for recommendations
-            ("romantic comedy set in New York"), where well-rated, known movies should win
-            near-ties.
-        w_user: weight of the user's normalised scores when given.
-        passages: use passage (chunk) embeddings of long texts, max over a movie's chunks.
-        rerank: order a narrative request's candidates with the learned
-            :class:`~core.search.rerank.SearchReranker` (when the index has one) instead of the
-            weighted sum; its score then counts ``w_bm25 + w_dense``.
-        adapter: map the re-ranker's request and movie vectors with the learned
-            :class:`~core.search.adapter.QueryAdapter` (when it fits the encoder). It learns which
-            movies such requests are about, so it helps most when answers recur (as in the
-            requests it was trained on) and costs a little on never-asked-about movies; the
-            re-ranker was trained with it.
-    """
-
-    fusion: Literal["rrf", "score"] = "score"
-    pool: int = 200
-    rrf_k: float = 60.0
-    w_bm25: float = 0.7
-    w_dense: float = 1.0
-    w_reference: float = 0.6
-    w_genre: float = 0.15
-    w_genre_short: float = 0.6
-    w_year: float = 0.3
-    w_popularity: float = 0.3
-    w_prior: float = 0.02
-    w_prior_short: float = 0.15
-    w_user: float = 0.3
-    passages: bool = True
-    rerank: bool = True
-    adapter: bool = True
-
-
-@dataclass
-class SearchHits:
-    """Ranked search results.
-
-    Attributes:
-        items: item indices, best first (int64).
-        scores: the fused score of each hit (float32, descending).
-        parts: per signal ("bm25", "dense", "reference", "genre", "popularity", "user"),
-            each hit's contribution to its score.
-        reasons: a short plain reason per hit ('matches "wormhole", "astronaut"').
-        movie_ids: MovieLens ids of the hits.
-        notes: things the user should know (relaxed constraints, unknown reference...).
-    """
-
-    items: np.ndarray
-    scores: np.ndarray
-    parts: dict[str, np.ndarray]
-    reasons: list[str]
-    movie_ids: np.ndarray
-    notes: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-def _as_request(request: ParsedRequest | str) -> ParsedRequest:
-    if isinstance(request, ParsedRequest):
-        return request
-    cleaned = clean_request(str(request))
-    return ParsedRequest(raw=str(request), text=cleaned, cleaned=cleaned)
-
-
-def _scale(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """``values`` min-max scaled to [0, 1] over the pool (0 outside it; flat pools give 0)."""
-    out = np.zeros(values.shape, dtype=np.float32)
-    if len(pool) == 0:
-        return out
-    chosen = values[pool]
-    lo, hi = float(chosen.min()), float(chosen.max())
-    if hi - lo > 1e-9:
-        out[pool] = (chosen - lo) / (hi - lo)
-    return out
-
-
-def _top(values: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the ``k`` largest finite values (optionally within ``mask``), best first."""
-    candidates = np.isfinite(values) if mask is None else (mask & np.isfinite(values))
-    idx = np.flatnonzero(candidates)
-    if len(idx) == 0 or k <= 0:
-        return idx[:0].astype(np.int64)
-    if len(idx) > k:
-        part = np.argpartition(-values[idx], k - 1)[:k]
-        idx = idx[part]
-    return idx[np.argsort(-values[idx], kind="stable")].astype(np.int64)
 
 
 def _non_empty(movies: Any, column: str) -> np.ndarray:
@@ -257,6 +94,7 @@ class SearchIndex:
         return len(self.movie_ids)
 
     # -- building ------------------------------------------------------------------------------
+    # -- building ------------------------------------------------------------------------------
     @classmethod
     def build(
         cls,
@@ -269,7 +107,7 @@ class SearchIndex:
         passage_item: np.ndarray | None = None,
         config: SearchConfig | None = None,
         stemmer: bool = True,
-        progress: Callable[[int, int], None] | None = None,
+        progress: EncodeProgress | None = None,
     ) -> SearchIndex:
         """Index ``texts`` (one long text per item, e.g. ``movie_text(..., long=True)``).
 
@@ -287,51 +125,57 @@ class SearchIndex:
         index = cls()
         index.config = config or SearchConfig()
         index.stemmer = stemmer
+        index._set_movie_facts(catalog, texts)
+        index.embeddings = normalise_rows(embeddings)
+        if encoder is not None:
+            index.model_name = encoder.model_name
+            index._encoder = encoder
+        index._bm25 = _build_bm25([tokenize(t, stemmer=stemmer) for t in texts])
+        index._set_passages(texts, encoder, passages, passage_item, progress)
+        return index
+
+    def _set_movie_facts(self, catalog: Catalog, texts: Sequence[str]) -> None:
+        """Ids, titles, years, genres, popularity and the re-ranker's per-movie facts."""
         movies = catalog.movies
-        index.movie_ids = np.asarray(catalog.movie_ids, dtype=np.int32)
-        index.titles = [catalog.title_of(int(m)) for m in index.movie_ids]
-        index.years = movies["year"].astype("Float64").to_numpy(dtype=np.float32, na_value=np.nan)
-        index.genre_names = list(catalog.genre_names)
-        genre_lists = movies["genres"].fillna("").astype(str).str.split("|")
-        index.genres = np.zeros((catalog.n_items, len(index.genre_names)), dtype=bool)
-        column = {g: j for j, g in enumerate(index.genre_names)}
-        for i, names in enumerate(genre_lists):
-            for name in names:
-                j = column.get(name)
-                if j is not None:
-                    index.genres[i, j] = True
+        self.movie_ids = np.asarray(catalog.movie_ids, dtype=np.int32)
+        self.titles = [catalog.title_of(int(m)) for m in self.movie_ids]
+        self.years = movies["year"].astype("Float64").to_numpy(dtype=np.float32, na_value=np.nan)
+        self.genre_names = list(catalog.genre_names)
+        self.genres = _genre_matrix(movies, self.genre_names, catalog.n_items)
         counts = catalog.rating_stats["n_ratings"].to_numpy(dtype=np.int64)
-        index.n_ratings = counts
+        self.n_ratings = counts
         top = np.log1p(counts.max()) if len(counts) and counts.max() > 0 else 1.0
-        index.popularity = (np.log1p(counts) / top).astype(np.float32)
-        index.has_overview = _non_empty(movies, "overview")
-        index.has_plot = _non_empty(movies, "plot")
-        index.text_words = np.log1p([len(str(t).split()) for t in texts]).astype(np.float32)
+        self.popularity = (np.log1p(counts) / top).astype(np.float32)
+        self.has_overview = _non_empty(movies, "overview")
+        self.has_plot = _non_empty(movies, "plot")
+        self.text_words = np.log1p([len(str(t).split()) for t in texts]).astype(np.float32)
         tags = movies["tags"].fillna("").astype(str) if "tags" in movies else None
-        index.n_tags = (
+        self.n_tags = (
             np.zeros(catalog.n_items, np.float32)
             if tags is None
             else np.log1p(
                 [len({t.strip() for t in v.split("|") if t.strip()}) for v in tags]
             ).astype(np.float32)
         )
-        from core.signals.encoder import normalise_rows as _normalise_rows
 
-        index.embeddings = _normalise_rows(embeddings)
-        if encoder is not None:
-            index.model_name = encoder.model_name
-            index._encoder = encoder
-        index._bm25 = _build_bm25([tokenize(t, stemmer=stemmer) for t in texts])
+    def _set_passages(
+        self,
+        texts: Sequence[str],
+        encoder: Encoder | None,
+        passages: np.ndarray | None,
+        passage_item: np.ndarray | None,
+        progress: EncodeProgress | None,
+    ) -> None:
+        """Passage vectors grouped by movie: the given ones, or encoded when allowed."""
         if passages is not None and passage_item is not None:
             order = np.argsort(np.asarray(passage_item), kind="stable")  # group by movie
-            index.passages = _normalise_rows(np.asarray(passages)[order])
-            index.passage_item = np.asarray(passage_item, dtype=np.int32)[order]
-        elif encoder is not None and index.config.passages:
+            self.passages = normalise_rows(np.asarray(passages)[order])
+            self.passage_item = np.asarray(passage_item, dtype=np.int32)[order]
+        elif encoder is not None and self.config.passages:
             chunks, owners = split_passages(texts)
             if chunks:
-                index.passages = encoder.encode(chunks, progress=progress)
-                index.passage_item = np.asarray(owners, dtype=np.int32)
-        return index
+                self.passages = encoder.encode(chunks, progress=progress)
+                self.passage_item = np.asarray(owners, dtype=np.int32)
 
     def set_encoder(self, encoder: Encoder) -> None:
         """Share an already loaded query encoder."""
@@ -424,19 +268,11 @@ class SearchIndex:
         chunk_max, chunk_mean = chunk_scores(cosine, movies, chunk_vectors)
         gap = np.zeros(self.n_items, dtype=np.float32)
         if request.has_years:
-            lo = -np.inf if request.year_min is None else request.year_min
-            hi = np.inf if request.year_max is None else request.year_max
-            raw = np.where(self.years < lo, lo - self.years, 0.0) + np.where(
-                self.years > hi, self.years - hi, 0.0
-            )
-            gap = np.nan_to_num(raw, nan=0.0).astype(np.float32)
+            gap = retrieve.years_outside(self.years, request).astype(np.float32)
         wanted = [
             g for g in (*request.prefer_genres, *request.include_genres) if g in self.genre_names
         ]
-        share = np.zeros(self.n_items, dtype=np.float32)
-        if wanted:
-            cols = [self.genre_names.index(g) for g in wanted]
-            share = self.genres[:, cols].mean(axis=1).astype(np.float32)
+        share = self.genre_share(wanted) if wanted else np.zeros(self.n_items, np.float32)
         return RequestSignals(
             bm25=np.asarray(bm25, dtype=np.float32),
             cosine=cosine,
@@ -497,64 +333,7 @@ class SearchIndex:
         Genres a short request names are required when at least ``top`` movies have them all;
         otherwise they only lift matching movies (noted in ``notes``).
         """
-        return self._constraints(request, filters, notes, top)[0]
-
-    def _constraints(
-        self, request: ParsedRequest, filters: Filters | None, notes: list[str], top: int
-    ) -> tuple[np.ndarray, bool]:
-        """The hard mask and whether the request's own genres were enforced by it."""
-        enforced = False
-        mask = np.ones(self.n_items, dtype=bool)
-        column = {g: j for j, g in enumerate(self.genre_names)}
-        exclude = set(request.exclude_genres)
-        include_all = list(request.include_genres)
-        include_any: list[str] = []
-        year_min, year_max = (
-            (None, None)
-            if request.narrative
-            else (
-                request.year_min,
-                request.year_max,
-            )
-        )
-        if filters is not None:
-            exclude |= set(filters.exclude_genres)
-            include_any = list(filters.include_genres)
-            if filters.year_min is not None:
-                year_min = max(filters.year_min, year_min or filters.year_min)
-            if filters.year_max is not None:
-                year_max = min(filters.year_max, year_max or filters.year_max)
-            if filters.min_ratings > 0:
-                mask &= self.n_ratings >= filters.min_ratings
-            if filters.exclude_ids:
-                mask &= ~np.isin(self.movie_ids, np.asarray(filters.exclude_ids, dtype=np.int64))
-        for name in exclude:
-            if name in column:
-                mask &= ~self.genres[:, column[name]]
-        if include_any:
-            cols = [column[g] for g in include_any if g in column]
-            mask &= self.genres[:, cols].any(axis=1) if cols else False
-        if year_min is not None:
-            mask &= self.years >= year_min
-        if year_max is not None:
-            mask &= self.years <= year_max
-        if include_all and not request.narrative:
-            cols = [column[g] for g in include_all if g in column]
-            if cols:
-                strict = mask & self.genres[:, cols].all(axis=1)
-                if strict.sum() >= top:
-                    mask = strict
-                    enforced = True
-                else:
-                    # "space adventure from the 80s": too few movies carry the genre label(s)
-                    # within the other constraints, so the genres only lift matching movies
-                    # (the "genre" part in :meth:`search`).
-                    notes.append(
-                        "few movies are labelled "
-                        + " + ".join(include_all)
-                        + " within these constraints; treating it as a preference"
-                    )
-        return mask, enforced
+        return retrieve.constraints(self, request, filters, notes, top)[0]
 
     # -- search --------------------------------------------------------------------------------
     def search(
@@ -570,7 +349,9 @@ class SearchIndex:
         query_vector: np.ndarray | None = None,
         chunk_vectors: np.ndarray | None = None,
     ) -> SearchHits:
-        """Best ``top`` movies for a request (see the module doc for the steps).
+        """Best ``top`` movies for a request: constraints, then BM25 + dense fusion (or the
+        learned re-ranker for narrative requests), the reference movie's neighbours, genre /
+        year / popularity lifts and the user's taste (steps in :mod:`core.search.retrieve`).
 
         Args:
             request: a parsed request, or plain text (cleaned, no constraints parsed).
@@ -585,215 +366,66 @@ class SearchIndex:
             chunk_vectors: precomputed vectors of :func:`~core.search.rerank.request_chunks` of the
                 request text (re-ranked requests only; encoded when omitted).
         """
-        request = _as_request(request)
+        request = retrieve.as_request(request)
         cfg = config or self.config
         notes: list[str] = list(request.notes)
-        n = self.n_items
-        mask, genres_enforced = self._constraints(request, filters, notes, top)
-        if request.reference_item is not None and 0 <= request.reference_item < n:
+        mask, genres_enforced = retrieve.constraints(self, request, filters, notes, top)
+        if request.reference_item is not None and 0 <= request.reference_item < self.n_items:
             mask[request.reference_item] = False  # the reference is not its own answer
-        if request.is_empty() and not (filters is not None and filters.narrows):
-            if NO_EARLIER_ANSWER not in notes:
-                notes.append("Nothing to search for: describe a movie.")
-            return self._empty(notes)
-        if n == 0 or not mask.any():
-            return self._empty([*notes, "No movie passes these constraints."] if n else notes)
-
-        text = request.text.strip()
-        total = np.zeros(n, dtype=np.float32)
-        parts: dict[str, np.ndarray] = {}
-        reason_parts: dict[str, np.ndarray] = {}  # signals a learned score replaced
-        reranked = False
-        matched: list[str] = []
-        retrieval = np.zeros(n, dtype=bool)
-        if text:
-            bm25, matched = self.bm25_scores(text)
-            if query_vector is None:
-                query_vector = self.query_vector(text, encoder)
-            dense = self.dense_scores(query_vector, cfg)
-            bm25_top = _top(np.where(bm25 > 0, bm25, np.nan), cfg.pool, mask)
-            dense_top = _top(dense, cfg.pool, mask)
-            pool = np.union1d(bm25_top, dense_top)
-            retrieval[pool] = True
-            if cfg.fusion == "rrf":
-                bm25_part = np.zeros(n, dtype=np.float32)
-                dense_part = np.zeros(n, dtype=np.float32)
-                # Scaled so rank 1 gives the full weight, comparable with the other parts.
-                bm25_part[bm25_top] = (
-                    cfg.w_bm25 * (cfg.rrf_k + 1) / (cfg.rrf_k + 1 + np.arange(len(bm25_top)))
-                )
-                dense_part[dense_top] = (
-                    cfg.w_dense * (cfg.rrf_k + 1) / (cfg.rrf_k + 1 + np.arange(len(dense_top)))
-                )
-            else:
-                bm25_part = cfg.w_bm25 * _scale(bm25, pool)
-                dense_part = cfg.w_dense * _scale(dense, pool)
-            parts["bm25"] = bm25_part
-            parts["dense"] = dense_part
-            total += bm25_part + dense_part
-            if self.uses_reranker(request, cfg):
-                if chunk_vectors is None:
-                    chunk_vectors = self.chunk_vectors(text, encoder)
-                signals = self.request_signals(request, query_vector, chunk_vectors, bm25, cfg)
-                pool = signals.pool(mask)
-                # Only the re-ranker's own candidates: fusion candidates outside its pool
-                # would get no learned score and tie with the worst scored one.
-                retrieval[:] = False
-                retrieval[pool] = True
-                logit = np.full(n, np.nan, dtype=np.float32)
-                assert self.reranker is not None  # uses_reranker checked it
-                logit[pool] = self.reranker.decision(features(signals, self.facts, pool))
-                # The learned score replaces the fused one (genre, year and popularity are
-                # among its features); BM25/dense parts stay for the reasons only.
-                reason_parts.update(parts)
-                parts = {"rerank": (cfg.w_bm25 + cfg.w_dense) * _scale(np.nan_to_num(logit), pool)}
-                total = parts["rerank"].copy()
-                reranked = True
+        refused = retrieve.nothing_to_search(request, filters, mask, notes, self.n_items)
+        if refused is not None:
+            return refused
+        scoring = retrieve.Scoring.start(self.n_items)
+        if request.text.strip():
+            retrieve.score_text(
+                self, scoring, request, mask, cfg, encoder, query_vector, chunk_vectors
+            )
         if request.reference_item is not None:
-            ref_vector = np.asarray(self.embeddings[request.reference_item], dtype=np.float32)
-            similarity = np.asarray(self.embeddings @ ref_vector, dtype=np.float32)
-            ref_top = _top(similarity, cfg.pool, mask)
-            retrieval[ref_top] = True
-            weight = cfg.w_reference if text else 1.0
-            pool = np.flatnonzero(retrieval)
-            parts["reference"] = weight * _scale(similarity, pool)
-            total += parts["reference"]
-        constraints_only = not retrieval.any()
+            retrieve.add_reference(self, scoring, request, mask, cfg)
+        constraints_only = not scoring.retrieval.any()
         if constraints_only:
             # Only constraints ("90s comedies", "no horror"): rank the allowed movies by the
             # prior (or the hidden-gem score when asked for gems).
-            retrieval = mask.copy()
-        candidates = retrieval & mask
-
-        soft_include = () if genres_enforced else request.include_genres
-        if (request.prefer_genres or soft_include) and not reranked:
-            wanted = [g for g in (*request.prefer_genres, *soft_include) if g in self.genre_names]
-            if wanted:
-                cols = [self.genre_names.index(g) for g in wanted]
-                share = self.genres[:, cols].mean(axis=1).astype(np.float32)
-                weight = cfg.w_genre if request.narrative else cfg.w_genre_short
-                parts["genre"] = weight * share
-                total += parts["genre"]
-        if request.narrative and request.has_years and not reranked:
-            # People misremember years: outside the window costs a little, growing with the gap.
-            lo = -np.inf if request.year_min is None else request.year_min
-            hi = np.inf if request.year_max is None else request.year_max
-            gap = np.where(self.years < lo, lo - self.years, 0.0) + np.where(
-                self.years > hi, self.years - hi, 0.0
-            )
-            gap = np.nan_to_num(gap, nan=0.0)
-            parts["year"] = (-cfg.w_year * np.minimum(gap / 5.0, 1.0)).astype(np.float32)
-            total += parts["year"]
-        quality = self._prior_values(prior)
-        if reranked and request.popularity is None:
-            pass  # popularity is one of the re-ranker's features
-        elif request.popularity == "popular":
-            parts["popularity"] = cfg.w_popularity * self.popularity
-        elif request.popularity == "hidden":
-            parts["popularity"] = cfg.w_popularity * self._gems(prior)
-        else:
-            # Without a wish, a small lift for well-known, well-rated movies breaks near-ties.
-            weight = cfg.w_prior if request.narrative else cfg.w_prior_short
-            parts["popularity"] = weight * quality
-        if "popularity" in parts:
-            total += parts["popularity"]
-        if user_scores is not None:
-            values = np.asarray(user_scores, dtype=np.float32)
-            values = np.where(np.isfinite(values), values, np.nan)  # -inf means "no opinion"
-            if values.shape == (n,) and np.isfinite(values[candidates]).any():
-                scaled = _scale(
-                    np.nan_to_num(values, nan=np.nanmin(values[candidates])),
-                    np.flatnonzero(candidates),
-                )
-                parts["user"] = cfg.w_user * scaled
-                total += parts["user"]
+            scoring.retrieval = mask.copy()
+        candidates = scoring.retrieval & mask
+        retrieve.add_genre_lift(self, scoring, request, genres_enforced, cfg)
+        retrieve.add_year_penalty(self, scoring, request, cfg)
+        retrieve.add_popularity(self, scoring, request, prior, cfg)
+        retrieve.add_user_taste(scoring, user_scores, candidates, cfg)
         if constraints_only:
-            which = "hidden gems" if request.popularity == "hidden" else "best-known movies"
-            taste = ", re-ranked for your taste" if "user" in parts else ""
-            notes.append(f"no description given: the {which} that match{taste}")
+            notes.append(retrieve.constraints_only_note(request, scoring))
+        return retrieve.ranked_hits(self, request, scoring, candidates, top, notes)
 
-        final = np.where(candidates, total, -np.inf).astype(np.float32)
-        items = _top(np.where(np.isfinite(final), final, np.nan), top)
-        hit_parts = {
-            name: np.asarray(values[items], dtype=np.float32) for name, values in parts.items()
-        }
-        replaced = {k: np.asarray(v[items], np.float32) for k, v in reason_parts.items()}
-        reasons = self._reasons(request, items, matched, {**replaced, **hit_parts})
-        return SearchHits(
-            items=items,
-            scores=final[items].astype(np.float32),
-            parts=hit_parts,
-            reasons=reasons,
-            movie_ids=self.movie_ids[items].astype(np.int64),
-            notes=list(dict.fromkeys(notes)),
-        )
+    # -- per-movie facts the search steps read ---------------------------------------------------
+    def genre_share(self, wanted: Sequence[str]) -> np.ndarray:
+        """Share of the ``wanted`` genres (all known to the index) each movie has."""
+        cols = [self.genre_names.index(g) for g in wanted]
+        return self.genres[:, cols].mean(axis=1).astype(np.float32)
 
-    def _prior_values(self, prior: Any) -> np.ndarray:
+    def prior_values(self, prior: Any) -> np.ndarray:
         """Per-item prior in [0, 1] from a PopularityPrior, an array, or rating counts."""
         values = getattr(prior, "values", prior)
         if values is not None:
             array = np.asarray(values, dtype=np.float32)
             if array.shape == (self.n_items,):
-                return np.nan_to_num(_scale(array, np.flatnonzero(np.isfinite(array))), nan=0.0)
+                return np.nan_to_num(
+                    scale_to_pool(array, np.flatnonzero(np.isfinite(array))), nan=0.0
+                )
         return self.popularity
 
-    def _gems(self, prior: Any) -> np.ndarray:
+    def hidden_gems(self, prior: Any) -> np.ndarray:
         """Hidden-gem score: well rated but little seen (0 for barely rated movies)."""
         gem = getattr(prior, "hidden_gem", None)
         if callable(gem):
             values = np.asarray(gem(), dtype=np.float32)
             if values.shape == (self.n_items,):
-                return np.nan_to_num(_scale(values, np.flatnonzero(np.isfinite(values))))
-        quality = self._prior_values(prior)
+                return np.nan_to_num(scale_to_pool(values, np.flatnonzero(np.isfinite(values))))
+        quality = self.prior_values(prior)
         return np.where(self.n_ratings >= 5, quality * (1.0 - self.popularity), 0.0).astype(
             np.float32
         )
 
-    def _reasons(
-        self,
-        request: ParsedRequest,
-        items: np.ndarray,
-        matched: list[str],
-        parts: dict[str, np.ndarray],
-    ) -> list[str]:
-        """'matches "wormhole", "astronaut"; similar to Alien (1979)' per hit."""
-        surface = _surface_forms(request.text, self.stemmer)
-        contributions = self._term_contributions(matched, items)
-        reasons = []
-        for row, _item in enumerate(items):
-            bits: list[str] = []
-            terms = contributions[row]
-            if terms:
-                shown = ", ".join(f'"{surface.get(t, t)}"' for t in terms[:3])
-                bits.append(f"matches {shown}")
-            dense = parts.get("dense")
-            if dense is not None and (not terms) and dense[row] > 0:
-                bits.append("close in meaning to your description")
-            reference = parts.get("reference")
-            if reference is not None and request.reference_title and reference[row] > 0.3:
-                bits.append(f"similar to {request.reference_title}")
-            genre = parts.get("genre")
-            if genre is not None and genre[row] > 0:
-                bits.append("leans " + "/".join(request.prefer_genres or request.include_genres))
-            popularity = parts.get("popularity")
-            if request.popularity == "hidden" and popularity is not None and popularity[row] > 0:
-                bits.append("a lesser-known pick")
-            user = parts.get("user")
-            if user is not None and user[row] > 0.6 * self.config.w_user:
-                bits.append("fits your taste")
-            reasons.append("; ".join(bits) or self._describe(int(items[row])))
-        return reasons
-
-    def _describe(self, item: int) -> str:
-        """'Comedy, Romance, 1993': the reason of a hit chosen by constraints alone."""
-        genres = [g for g, has in zip(self.genre_names, self.genres[item], strict=True) if has]
-        year = self.years[item]
-        bits = [", ".join(genres[:3])] if genres else []
-        if np.isfinite(year):
-            bits.append(str(int(year)))
-        return ", ".join(bits) or "fits your constraints"
-
-    def _term_contributions(self, tokens: list[str], items: np.ndarray) -> list[list[str]]:
+    def term_contributions(self, tokens: list[str], items: np.ndarray) -> list[list[str]]:
         """Per hit, the query tokens that occur in its text, biggest BM25 contribution first."""
         out: list[list[str]] = [[] for _ in items]
         bm25 = self._bm25
@@ -825,10 +457,6 @@ class SearchIndex:
         for row, term in zip(rows[order].tolist(), terms[order].tolist(), strict=True):
             out[row].append(tokens[term])
         return out
-
-    def _empty(self, notes: list[str]) -> SearchHits:
-        empty = np.empty(0, dtype=np.int64)
-        return SearchHits(empty, np.empty(0, np.float32), {}, [], empty, list(dict.fromkeys(notes)))
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -904,34 +532,14 @@ def _build_bm25(corpus_tokens: list[list[str]]) -> bm25s.BM25:
     return retriever
 
 
-def _surface_forms(text: str, stemmer: bool) -> dict[str, str]:
-    """Stem -> the first word of the request it came from (to show "killing", not "kill")."""
-    out: dict[str, str] = {}
-    for word in _TOKEN_RE.findall(str(text).lower()):
-        word = word.split("'", 1)[0]
-        if len(word) < 2 or word in STOPWORDS:
-            continue
-        out.setdefault(stem(word) if stemmer else word, word)
-    return out
-
-
-def split_passages(
-    texts: Sequence[str], *, words: int = 120, overlap: int = 30, min_words: int = 150
-) -> tuple[list[str], list[int]]:
-    """Overlapping word windows of the long texts, with the item index each came from.
-
-    Texts shorter than ``min_words`` are skipped: the movie vector already covers them. Each
-    passage starts with the text's first sentence (title and year) so it keeps its context.
-    """
-    chunks: list[str] = []
-    owners: list[int] = []
-    step = max(1, words - overlap)
-    for item, text in enumerate(texts):
-        tokens = str(text).split()
-        if len(tokens) < min_words:
-            continue
-        head = str(text).split(". ", 1)[0][:80]
-        for start in range(0, max(1, len(tokens) - overlap), step):
-            chunks.append(f"{head}. " + " ".join(tokens[start : start + words]))
-            owners.append(item)
-    return chunks, owners
+def _genre_matrix(movies: Any, genre_names: list[str], n_items: int) -> np.ndarray:
+    """Movies x genres, True where the movie's "A|B" genres list names the genre."""
+    genres = np.zeros((n_items, len(genre_names)), dtype=bool)
+    column = {g: j for j, g in enumerate(genre_names)}
+    genre_lists = movies["genres"].fillna("").astype(str).str.split("|")
+    for i, names in enumerate(genre_lists):
+        for name in names:
+            j = column.get(name)
+            if j is not None:
+                genres[i, j] = True
+    return genres

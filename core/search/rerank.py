@@ -1,24 +1,14 @@
-"""A learned re-ranker for long "which movie is this?" requests.
+"""The learned re-ranker of long "which movie is this?" requests: features, model, training rows.
 
-Score fusion (:class:`~core.search.index.SearchConfig` weights) adds a handful of scaled signals. A
-linear model over 34 features of each candidate (BM25 and cosine scores with their
-ranks and z-scores inside the candidate pool, the best match of any 80-word chunk of the
-request, year gap, genre share, popularity, and whether the movie has any overview or plot to
-match against) ranks the same candidates better: on the 2,884 Reddit tip-of-the-tongue requests
-of ``tomt-movies/train.jsonl`` it raises Recall@10 from 0.231 to 0.245 in 5-fold
-cross-validation (``python -m core evaluate --parts search``), and to 0.316 over request
-and movie vectors mapped by the learned adapter (:mod:`core.search.adapter`). A linear model rather than
-boosted trees: trees were no better in that cross-validation, and 34 coefficients ship as a
-small JSON file (:data:`DEFAULT_PATH`) that any NumPy version reads. The weights are fitted
-listwise (the softmax probability of each request's answer among its candidates), which beat
-a row-wise logistic regression there.
-
-The shipped model is trained by ``python -m core tune-search --queries FILE`` (SciPy's
-L-BFGS); serving needs only NumPy. It is applied to narrative requests only
-(more than :data:`core.search.request.NARRATIVE_WORDS` words): short chat requests ("a 90s space
-adventure") are a different task, kept on score fusion. The model is used on any catalogue:
-its features are per candidate and relative to the request's pool, and movies without any
-overview or plot (41% of the answers it was trained on) are a regular case for it.
+A linear model over 34 features of each candidate (BM25, cosine and best-chunk scores with their
+ranks and z-scores in the pool, year gap, genre share, popularity, whether the movie has any text)
+orders the candidates of narrative requests (more than :data:`core.search.request.NARRATIVE_WORDS`
+words) better than score fusion; short chat requests stay on fusion. Linear and fitted listwise
+because that won in cross-validation (``docs/experiments/search.md``); 34 coefficients ship as
+small JSON (:data:`DEFAULT_PATH`, trained by ``python -m core tune-search --queries FILE``) that
+serving reads with NumPy alone. Features are per candidate and relative to the request's pool,
+so the model is used on any catalogue. This module must not import the search index (it sees
+one only through :class:`CandidateSource`).
 """
 
 from __future__ import annotations
@@ -29,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from core.search.scoring import top_indices
+
 if TYPE_CHECKING:
-    from core.search.request import ParsedRequest
-    from core.search.index import SearchIndex
+    from core.search.parsed import ParsedRequest
 
 #: The shipped model (trained on ml-latest-small + tomt-movies/train.jsonl).
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "resources" / "search_reranker.json"
@@ -122,13 +113,11 @@ class RequestSignals:
     def pool(self, mask: np.ndarray, size: int | None = None) -> np.ndarray:
         """Candidates: the union of each retriever's ``size`` (default :data:`POOL`) best
         movies within ``mask``."""
-        from core.search.index import _top
-
         size = POOL if size is None else size
-        bm25_top = _top(np.where(self.bm25 > 0, self.bm25, np.nan), size, mask)
-        return np.union1d(
-            np.union1d(bm25_top, _top(self.cosine, size, mask)), _top(self.chunk_max, size, mask)
-        ).astype(np.int64)
+        bm25_top = top_indices(np.where(self.bm25 > 0, self.bm25, np.nan), size, mask)
+        cosine_top = top_indices(self.cosine, size, mask)
+        chunk_top = top_indices(self.chunk_max, size, mask)
+        return np.union1d(np.union1d(bm25_top, cosine_top), chunk_top).astype(np.int64)
 
 
 def chunk_scores(
@@ -308,10 +297,9 @@ def _fit_listwise(
     among the group's rows, plus ``l2 / 2 * |w|^2`` per group (L-BFGS, SciPy).
 
     Hand-written because scikit-learn has no listwise (conditional logit) objective and
-    LightGBM's lambdarank would add a dependency and trees: on the 2,884 tomt-movies requests
-    (5-fold cross-validation, same features) it found 37 answers in the top 10 that the
-    row-wise logistic regression missed, against 20 the other way (Recall@10 0.2399 vs
-    0.2340, sign test p = 0.03). Groups without an answer carry no signal and are dropped."""
+    LightGBM's lambdarank would add a dependency and trees; it beat the row-wise logistic
+    regression (docs/experiments/search.md). Groups without an answer carry no signal and are
+    dropped."""
     from scipy.optimize import minimize
 
     answered = np.zeros(int(groups.max()) + 1, dtype=bool)
@@ -388,8 +376,30 @@ def fold_of_requests(n_requests: int, folds: int = 5, seed: int = 0) -> np.ndarr
     return fold_of
 
 
+class CandidateSource(Protocol):
+    """What :func:`candidate_rows` needs of a search index (:class:`~core.search.index.SearchIndex`
+    provides it); a protocol so this module does not import the index."""
+
+    @property
+    def n_items(self) -> int: ...
+
+    @property
+    def facts(self) -> ItemFacts: ...
+
+    def constraint_mask(
+        self, request: ParsedRequest, filters: Any, notes: list[str], top: int = 10
+    ) -> np.ndarray: ...
+
+    def request_signals(
+        self,
+        request: ParsedRequest,
+        query_vector: np.ndarray,
+        chunk_vectors: np.ndarray | None = None,
+    ) -> RequestSignals: ...
+
+
 def candidate_rows(
-    index: SearchIndex,
+    index: CandidateSource,
     request: ParsedRequest,
     query_vector: np.ndarray,
     chunk_vectors: np.ndarray | None,

@@ -10,10 +10,10 @@ import pytest
 
 from core.search import adapter as adapter_module
 from core.search.adapter import QueryAdapter, model_fingerprint
+from core.search.index import SearchIndex
+from core.search.request import parse_request
 from core.signals.encoder import Encoder
 from core.signals.semantic import SemanticScorer, fallback_text
-from core.search.request import parse_request
-from core.search.index import SearchIndex
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:

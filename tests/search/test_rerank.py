@@ -11,8 +11,8 @@ import pytest
 
 from core.search import rerank
 from core.search.adapter import QueryAdapter
-from core.signals.encoder import Encoder
-from core.signals.semantic import SemanticScorer, fallback_text
+from core.search.config import SearchConfig
+from core.search.index import SearchIndex
 from core.search.request import NARRATIVE_WORDS, parse_request
 from core.search.rerank import (
     CHUNK_WORDS,
@@ -23,7 +23,8 @@ from core.search.rerank import (
     features,
     request_chunks,
 )
-from core.search.index import SearchConfig, SearchIndex
+from core.signals.encoder import Encoder
+from core.signals.semantic import SemanticScorer, fallback_text
 
 #: Narrative requests (more than NARRATIVE_WORDS words) about movies of the tiny catalogue.
 STORIES = {

@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.search.config import SearchConfig
+from core.search.index import SearchIndex
+from core.search.request import NO_EARLIER_ANSWER, parse_request
+from core.search.text import split_passages, stem, tokenize
 from core.serving.blend import Filters
 from core.signals.encoder import Encoder
 from core.signals.semantic import SemanticScorer, fallback_text
-from core.search.request import NO_EARLIER_ANSWER, parse_request
-from core.search.index import SearchConfig, SearchIndex, split_passages, stem, tokenize
 
 
 @pytest.fixture(scope="module")
