@@ -101,7 +101,7 @@ if map_tab.open:
         else:
             event = st.plotly_chart(
                 charts.embedding_figure(points, method or "PCA"),
-                key="embedding_map",
+                key=state.EMBEDDING_MAP_KEY,
                 on_select="rerun",
                 selection_mode=("points", "box", "lasso"),
                 config=chart_config,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import app, charts, evaluation
+from ui import app, charts, evaluation, state
 
 
 def show_scaling() -> None:
@@ -107,7 +107,7 @@ for table in tables:
             "Metrics to chart",
             metrics,
             default=evaluation.default_chart_metrics(metrics),
-            key=f"metrics_{table.source}_{table.key}",
+            key=state.metrics_choice_key(table.source, table.key),
             label_visibility="collapsed",
         )
         if picked:

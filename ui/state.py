@@ -42,6 +42,7 @@ SIMILAR_TITLE_KEY = "similar_title"
 ANALYTICS_VIEW_KEY = "analytics_view"
 HEATMAP_MOVIES_KEY = "heatmap_movies"
 MAP_METHOD_KEY = "map_method"
+EMBEDDING_MAP_KEY = "embedding_map"  # the map's point selection
 FORCE_REBUILD_KEY = "force_rebuild"
 REBUILD_MESSAGE_KEY = "rebuild_message"  # shown after the rerun that loads new models
 
@@ -54,6 +55,11 @@ def weight_key(signal: str) -> str:
 def rating_key(movie_id: int) -> str:
     """The star widget key of a newcomer's rating of one movie."""
     return f"rate_{int(movie_id)}"
+
+
+def metrics_choice_key(source: str, section: str) -> str:
+    """The Evaluation page's "metrics to chart" multiselect of one table."""
+    return f"metrics_{source}_{section}"
 
 
 def chat_history() -> list[dict[str, Any]]:
