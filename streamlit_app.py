@@ -1,14 +1,14 @@
 """Entry point of the movie workbench dashboard: page setup, navigation and the data caption.
 
 Run with ``streamlit run streamlit_app.py`` (``MOVIE_DATA`` selects a MovieLens folder; the
-built-in snapshot otherwise). Pages live in ``pages/``; shared helpers in ``ui.py``.
+built-in snapshot otherwise). Pages live in ``pages/``; shared helpers in the ``ui`` package.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-import ui
+from ui import app
 
 st.set_page_config(
     page_title="Movie workbench",
@@ -35,6 +35,6 @@ navigation = st.navigation(
 
 # Load (or on first start, build) the engine before any page draws, so the progress bar is
 # the first thing a visitor sees and every page can assume a ready engine.
-engine = ui.engine_or_stop()
+engine = app.engine_or_stop()
 navigation.run()
-st.sidebar.caption(ui.data_summary_line(engine))
+st.sidebar.caption(app.data_summary_line(engine))

@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui
+from ui import app, state
 
-engine = ui.engine_or_stop()
+engine = app.engine_or_stop()
 
 st.title("Data and models")
-if message := st.session_state.pop("rebuild_message", None):
+if message := state.pop_rebuild_message():
     st.success(message, icon=":material/check:")
 
 report = engine.catalog.report
-age = engine.manifest.age_seconds() if engine.manifest else None
 a, b, c, d = st.columns(4)
 a.metric("Users", f"{report.n_users:,}", border=True)
 b.metric("Movies", f"{report.n_movies:,}", border=True)
 c.metric("Ratings", f"{report.n_ratings:,}", border=True)
-d.metric("Models built", ui.age_text(age), border=True)
+d.metric("Models built", app.built_age(engine), border=True)
 
 left, right = st.columns(2, gap="large")
 with left:
     st.markdown("##### Catalogue")
-    st.markdown(ui.source_text(engine))
+    st.markdown(app.source_text(engine))
     st.code(report.summary(), language=None)
 with right:
     st.markdown("##### Artifacts")
@@ -33,7 +32,7 @@ with right:
     else:
         st.warning(status.describe(), icon=":material/update:")
     st.dataframe(
-        ui.component_table(engine),
+        app.component_table(engine),
         hide_index=True,
         width="stretch",
         column_config={
@@ -46,15 +45,15 @@ with right:
 
 st.markdown("##### Rebuild")
 force = st.checkbox(
-    "Rebuild everything (otherwise only what the data or settings changed)", key="force_rebuild"
+    "Rebuild everything (otherwise only what the data or settings changed)",
+    key=state.FORCE_REBUILD_KEY,
 )
 if st.button("Rebuild the models", icon=":material/build:", type="primary"):
     bar = st.progress(0.0, text="Starting")
-    result = ui.attempt(
-        ui.rebuild, ui.data_arg(), force=force, progress=ui.progress_bar_callback(bar)
+    result = app.attempt(
+        app.rebuild, app.data_arg(), force=force, progress=app.progress_bar_callback(bar)
     )
     if result is not None:
-        built = ", ".join(f"{k} {v:.0f} s" for k, v in result.built.items()) or "nothing"
         # A toast would be lost in the rerun that loads the new models; show it after.
-        st.session_state["rebuild_message"] = f"Rebuilt in {result.seconds:.0f} s: {built}."
+        state.leave_rebuild_message(app.rebuild_summary(result))
         st.rerun()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui
+from ui import app, charts, evaluation, state
 
 
 def show_scaling() -> None:
     """The scaling benchmark's table and chart, when ``benchmarks/scaling.json`` exists."""
-    found = ui.scaling_table()
+    found = evaluation.scaling_table()
     if found is None:
         return
     frame, machine = found
@@ -20,35 +20,31 @@ def show_scaling() -> None:
         f"serving process per size, medians of many requests; {machine}.]"
     )
     st.dataframe(frame, hide_index=True, width="stretch",
-                 column_config=ui.metric_column_config(frame))  # fmt: skip
-    st.plotly_chart(ui.scaling_figure(frame), key="scaling_chart",
+                 column_config=evaluation.metric_column_config(frame))  # fmt: skip
+    st.plotly_chart(charts.scaling_figure(frame), key="scaling_chart",
                     config={"displaylogo": False})  # fmt: skip
 
 
-engine = ui.engine_or_stop()
-folder = ui.evaluation_folder(engine)
-files = ui.evaluation_files(folder)
+engine = app.engine_or_stop()
+folder = evaluation.evaluation_folder(engine)
+files = evaluation.evaluation_files(folder)
 
 st.title("Offline evaluation")
 
 if not files:
-    data = ui.data_arg()
-    command = (
-        "python -m core evaluate" + (f' --data "{data}"' if data else "") + " --queries FILE.jsonl"
-    )
     st.info(
         f"No evaluation results for **{engine.catalog.name}** yet. Produce them from a shell "
         "in the project folder (every part together takes about half an hour on 2 cores):",
         icon=":material/lab_research:",
     )
-    st.code(command, language="bash")
+    st.code(evaluation.evaluate_command(app.data_arg()), language="bash")
     st.caption(
         "`FILE.jsonl` holds one request per line with its answer, "
         '`{"query": "...", "movieId": 123}`; the search and genre-cluster search parts only run '
         "with it; `--parts` picks a subset of rating, ranking, search, models. Results are read "
         f"from `{folder}/*.json`; reload this page afterwards."
     )
-    others = ui.other_evaluation_folders(engine)
+    others = evaluation.other_evaluation_folders(engine)
     if not others:
         show_scaling()
         st.stop()
@@ -58,14 +54,14 @@ if not files:
         help="Results written earlier for another data set in the same artifacts folder.",
     )
     folder = others[str(shown)]
-    files = ui.evaluation_files(folder)
+    files = evaluation.evaluation_files(folder)
     st.warning(
         f"Showing results for **{shown}**, not for the data set being served "
         f"(**{engine.catalog.name}**).",
         icon=":material/swap_horiz:",
     )
 
-tables, errors = ui.read_evaluation(ui.evaluation_stamp(files))
+tables, errors = evaluation.read_evaluation(evaluation.evaluation_stamp(files))
 for error in errors:
     st.warning(error, icon=":material/warning:")
 if not tables:
@@ -76,7 +72,7 @@ st.caption(
     f"from `{folder}`. Re-run `python -m core evaluate --queries FILE.jsonl` to refresh them."
 )
 
-targets = ui.targets_frame(tables)
+targets = evaluation.targets_frame(tables)
 if targets is not None:
     st.subheader("Quality targets")
     st.markdown(
@@ -91,36 +87,32 @@ for table in tables:
     st.subheader(table.title)
     if table.protocol:
         st.markdown(f":gray[**Protocol.** {table.protocol}]")
-    verdict = (table.details or {}).get("chosen", {})
-    verdict = verdict.get("verdict") if isinstance(verdict, dict) else None
-    if isinstance(verdict, dict) and verdict:
+    verdict = evaluation.verdict_text(table)
+    if verdict:
         # Whether an extra signal earns a place in the blend, as decided on validation data.
-        st.info(
-            "  \n".join(f"**{name}**: {text}" for name, text in verdict.items()),
-            icon=":material/rule:",
-        )
+        st.info(verdict, icon=":material/rule:")
     if table.details:
-        st.caption(ui.details_text(table.details))
-    metrics = ui.metric_columns(table.frame)
+        st.caption(evaluation.details_text(table.details))
+    metrics = evaluation.metric_columns(table.frame)
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.dataframe(
             table.frame,
             hide_index=True,
             width="stretch",
-            column_config=ui.metric_column_config(table.frame),
+            column_config=evaluation.metric_column_config(table.frame),
         )
     with right:
         picked = st.multiselect(
             "Metrics to chart",
             metrics,
-            default=ui.default_chart_metrics(metrics),
-            key=f"metrics_{table.source}_{table.key}",
+            default=evaluation.default_chart_metrics(metrics),
+            key=state.metrics_choice_key(table.source, table.key),
             label_visibility="collapsed",
         )
         if picked:
             st.plotly_chart(
-                ui.metrics_figure(table, picked),
+                charts.metrics_figure(table, picked),
                 key=f"metrics_chart_{table.source}_{table.key}",
                 config={"displaylogo": False},
             )

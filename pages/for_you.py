@@ -4,53 +4,56 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui
+from ui import app, cached, charts, movies, sidebar, state
+from ui.format import stars, weights_text
 
-engine = ui.engine_or_stop()
-key = ui.engine_key(engine)
-user = ui.user_picker(engine)
-weights, filters = ui.blend_controls(engine)
+NEWCOMER = "New here: rate a few movies"
+
+engine = app.engine_or_stop()
+key = app.engine_key(engine)
+user = sidebar.user_picker(engine)
+weights, filters = sidebar.blend_controls(engine)
 
 st.title("Picks for you")
 mode = st.segmented_control(
     "Whose taste?",
-    ["A user from the data", "New here: rate a few movies"],
+    ["A user from the data", NEWCOMER],
     default="A user from the data",
-    key="for_you_mode",
+    key=state.FOR_YOU_MODE_KEY,
     persist_state="session",
     label_visibility="collapsed",
 )
 model_label = st.segmented_control(
     "Ranked by",
-    list(ui.PICK_MODELS),
-    default=next(iter(ui.PICK_MODELS)),
-    key="for_you_model",
+    list(movies.PICK_MODELS),
+    default=next(iter(movies.PICK_MODELS)),
+    key=state.FOR_YOU_MODEL_KEY,
     persist_state="session",
     help="The blend weighs every signal with the sidebar weights. 'Led by my latest ratings' "
     "lets the most recent ratings lead the collaborative signal: what to watch next rather "
     "than overall taste. The two-tower model is one neural network of users and movies (see "
     "the Evaluation page for how each scores).",
 )
-model = ui.PICK_MODELS.get(model_label or "", "blend")
+model = movies.PICK_MODELS.get(model_label or "", "blend")
 
-if mode == "New here: rate a few movies":
+if mode == NEWCOMER:
     st.caption(
         "Rate the movies you have seen (one star = disliked, five = loved) and skip the rest. "
         "Your ratings are folded into the models at once; nothing is retrained."
     )
-    movies = ui.well_known_movies(key, engine)
-    ratings = ui.rating_grid(engine)
+    known = cached.well_known_movies(key, engine)
+    ratings = movies.rating_grid(engine)
     left, right, _ = st.columns([1, 1, 3])
     left.button(
         "Show other movies",
-        on_click=ui.next_onboarding_batch,
-        args=(len(movies),),
+        on_click=movies.next_onboarding_batch,
+        args=(len(known),),
         icon=":material/refresh:",
         width="stretch",
     )
     right.button(
         "Clear my ratings",
-        on_click=ui.clear_new_ratings,
+        on_click=movies.clear_new_ratings,
         icon=":material/delete:",
         disabled=not ratings,
         width="stretch",
@@ -59,8 +62,8 @@ if mode == "New here: rate a few movies":
         st.info("Rate at least one movie to see picks.", icon=":material/star:")
         st.stop()
     st.subheader(f"Picks from your {len(ratings)} rating{'s' * (len(ratings) != 1)}")
-    picks = ui.attempt(
-        ui.recommend, key, engine, None, tuple(sorted(ratings.items())), weights, filters,
+    picks = app.attempt(
+        cached.recommend, key, engine, None, tuple(sorted(ratings.items())), weights, filters,
         model=model,
     )  # fmt: skip
 else:
@@ -71,36 +74,31 @@ else:
             icon=":material/person_search:",
         )
         st.stop()
-    users = ui.user_directory(key, engine)
-    info = users.loc[users["userId"] == user].iloc[0]
-    profile = ui.user_genre_profile(key, engine, int(user))
+    facts = movies.user_facts(engine, int(user))
     a, b, c, d = st.columns(4)
     a.metric("User", f"#{user}", border=True)
-    b.metric("Movies rated", f"{int(info['n_ratings']):,}", border=True)
-    c.metric("Their average rating", ui.stars(info["mean_rating"]), border=True)
-    d.metric("Most-watched genre", profile["genre"].iloc[0] if len(profile) else "–", border=True)
-    picks = ui.attempt(ui.recommend, key, engine, int(user), (), weights, filters, model=model)
+    b.metric("Movies rated", f"{facts['n_ratings']:,}", border=True)
+    c.metric("Their average rating", stars(facts["mean_rating"]), border=True)
+    d.metric("Most-watched genre", facts["top_genre"], border=True)
+    picks = app.attempt(cached.recommend, key, engine, int(user), (), weights, filters, model=model)
 
 if picks is None:
     st.stop()
 if picks.items.empty:
-    ui.show_notes(picks.notes or ["Nothing passes these filters; loosen them."], empty=True)
+    app.show_notes(picks.notes or ["Nothing passes these filters; loosen them."], empty=True)
     st.stop()
 
 st.markdown("##### Recommended")
-ui.show_movie_table(picks.items, key="picks_table")
-ui.show_notes(picks.notes)
+movies.show_movie_table(picks.items, key="picks_table")
+app.show_notes(picks.notes)
 
 why, context = st.columns(2, gap="large")
 with why:
     st.markdown("##### Why these picks")
-    figure = ui.contributions_chart(picks.items)
+    figure = charts.contributions_chart(picks.items)
     if figure is not None:
         st.plotly_chart(figure, key="contrib_chart", config={"displayModeBar": False})
-    used = ", ".join(
-        f"{ui.SIGNAL_LABELS.get(name, name)} {ui.percent(share)}"
-        for name, share in sorted(picks.weights_used.items(), key=lambda kv: -kv[1])
-    )
+    used = weights_text(picks.weights_used)
     if model == "twotower":
         st.caption(
             "Ranked by the two-tower model alone: the blend weights do not apply, the filters "
@@ -109,30 +107,31 @@ with why:
     elif used:
         st.caption(f"Effective weights: {used}.")
 with context:
-    if mode != "New here: rate a few movies" and user is not None:
+    if mode != NEWCOMER and user is not None:
         st.markdown(f"##### What user {user} rated highest")
-        favourites = ui.user_favourites(key, engine, int(user))
+        favourites = movies.favourites_table(engine, int(user))
         st.dataframe(
             favourites,
             hide_index=True,
             width="stretch",
-            height=ui.table_height(len(favourites)),
-            column_config=ui.favourite_columns(),
+            height=movies.table_height(len(favourites)),
+            column_config=movies.favourite_columns(),
         )
+        profile = cached.user_genre_profile(key, engine, int(user))
         if not profile.empty:
             st.caption("The genres they rate most; colour = their mean rating there.")
             st.plotly_chart(
-                ui.genre_profile_figure(profile),
+                charts.genre_profile_figure(profile),
                 key="genre_profile",
                 config={"displayModeBar": False},
             )
     else:
         st.markdown("##### Your ratings")
-        rated = ui.rated_movies(engine, ui.new_ratings())
+        rated = movies.rated_movies(engine, state.new_ratings())
         st.dataframe(
             rated,
             hide_index=True,
             width="stretch",
-            height=ui.table_height(len(rated)),
-            column_config=ui.favourite_columns(),
+            height=movies.table_height(len(rated)),
+            column_config=movies.favourite_columns(),
         )

@@ -128,7 +128,7 @@ def test_chat_first_turn_follow_up_and_constraint_only() -> None:
 
 
 def test_predicted_column_names_the_stacked_model() -> None:
-    from ui import movie_columns
+    from ui.movies import movie_columns
 
     help_text = movie_columns()["Predicted"]["help"]
     assert "kNN" in help_text and "SVD" in help_text
@@ -283,7 +283,7 @@ def test_similar_unknown_title_and_suggestions() -> None:
 
 # -- Analytics, Evaluation, Data -------------------------------------------------------------
 def test_analytics_renders_every_tab() -> None:
-    from ui import ANALYTICS_TABS
+    from ui.charts import ANALYTICS_TABS
 
     at = app(page="analytics")
     keys = {chart.key for chart in at.get("plotly_chart")}
@@ -304,9 +304,9 @@ def test_analytics_renders_every_tab() -> None:
 @pytest.fixture
 def no_scaling_results(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Hide the repository's benchmarks/scaling.json (its table would be one more frame)."""
-    import ui
+    from ui import evaluation
 
-    monkeypatch.setattr(ui, "SCALING_JSON", tmp_path / "missing.json")
+    monkeypatch.setattr(evaluation, "SCALING_JSON", tmp_path / "missing.json")
 
 
 def test_evaluation_without_and_with_metrics(tiny_engine: object, no_scaling_results) -> None:
@@ -449,7 +449,7 @@ def test_evaluation_falls_back_to_another_data_sets_results(
 def test_scaling_table_and_figure(tmp_path: Path) -> None:
     import json
 
-    import ui
+    from ui import charts, evaluation
 
     row = {"size": "1M", "users": 6040, "movies": 3706, "ratings": 1_000_209, "engine": "local",
            "build_s": 600.0, "build_peak_mb": 1024.0, "open_s": 5.0,
@@ -457,13 +457,13 @@ def test_scaling_table_and_figure(tmp_path: Path) -> None:
            "search": {"median_ms": 11.0}, "serve_peak_mb": 800.0}  # fmt: skip
     path = tmp_path / "scaling.json"
     path.write_text(json.dumps({"machine": {"cores": 2}, "rows": [row, {"size": "old"}]}))
-    found = ui.scaling_table(path)
+    found = evaluation.scaling_table(path)
     assert found is not None
     frame, machine = found
     assert len(frame) == 1 and frame["build (min)"].iloc[0] == 10.0 and "2 cores" in machine
-    assert len(ui.scaling_figure(frame).data) == 6
+    assert len(charts.scaling_figure(frame).data) == 6
     path.write_text("{broken")
-    assert ui.scaling_table(path) is None
+    assert evaluation.scaling_table(path) is None
 
 
 def test_evaluation_page_shows_the_scaling_benchmark(
@@ -471,7 +471,7 @@ def test_evaluation_page_shows_the_scaling_benchmark(
 ) -> None:
     import json
 
-    import ui
+    from ui import evaluation
 
     row = {"size": "100k", "users": 610, "movies": 9742, "ratings": 100_836, "engine": "local",
            "build_s": 170.0, "build_peak_mb": 1300.0, "open_s": 2.0,
@@ -479,7 +479,7 @@ def test_evaluation_page_shows_the_scaling_benchmark(
            "search": {"median_ms": 12.0}, "serve_peak_mb": 900.0}  # fmt: skip
     path = tmp_path / "scaling.json"
     path.write_text(json.dumps({"machine": {"cores": 2}, "rows": [row]}))
-    monkeypatch.setattr(ui, "SCALING_JSON", path)
+    monkeypatch.setattr(evaluation, "SCALING_JSON", path)
     at = app(page="evaluation")
     assert_clean(at)
     assert "Scaling: build, latency and memory by data size" in texts(at)

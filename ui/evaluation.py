@@ -1,0 +1,296 @@
+"""The Evaluation page's data: finding and reading the metrics files ``python -m core
+evaluate`` writes, the quality-target table, and the scaling benchmark's table. Reading and
+shaping only; it must not run an evaluation or draw widgets (charts are in :mod:`ui.charts`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.config import BUILTIN_DATA
+from core.serving.engine import Engine
+from ui.app import CACHE_TTL
+
+#: Sections ``python -m core evaluate`` writes (one ``<section>.json`` each), in page order.
+#: Any other table-shaped JSON found in the folder is shown after them.
+KNOWN_SECTIONS = {
+    "rating": "Rating prediction",
+    "ranking_stratified": "Top-N ranking (stratified split)",
+    "ranking_loo": "Top-N ranking (leave last out)",
+    "search": "Natural-language search",
+    "twotower_ranking_stratified": "Two-tower retrieval vs the blend (stratified split)",
+    "twotower_ranking_loo": "Two-tower retrieval vs the blend (leave last out)",
+    "twotower_cold_start": "Cold-start movies (never rated in training)",
+    "twotower_rating": "Two-tower rating regression vs SVD",
+    "ann_recall": "Approximate nearest-neighbour index vs exact search",
+    "crew_metadata": "Director & cast and TMDB metadata in the blend",
+    "cluster_search": "Genre clusters: two-stage search vs plain search",
+}
+_ROW_KEYS = ("rows", "results", "table", "metrics", "models")
+_PROTOCOL_KEYS = ("protocol", "description", "method", "notes")
+#: Columns that name a table's rows (the first one found labels the bars of a chart).
+LABEL_COLUMNS = ("model", "name", "method", "scorer")
+#: Written by ``benchmarks/scaling.py`` (build and queries at 100k ... 32M synthetic ratings).
+SCALING_JSON = Path(__file__).resolve().parent.parent / "benchmarks" / "scaling.json"
+
+
+@dataclass
+class MetricsTable:
+    """One table of evaluation results: rows of {model, metric...} and how they were measured."""
+
+    key: str
+    title: str
+    frame: pd.DataFrame
+    protocol: str = ""
+    source: str = ""  # file name
+    details: dict[str, Any] = field(default_factory=dict)  # chosen weights, seconds, date...
+
+
+# -- where the results are ---------------------------------------------------------------------
+def evaluation_folder(engine: Engine) -> Path:
+    """Where ``python -m core evaluate`` writes this data set's metrics."""
+    if engine.folder is not None:
+        return Path(engine.folder) / "evaluation"
+    dataset = engine.manifest.dataset if engine.manifest else BUILTIN_DATA
+    return Path(engine.settings.artifacts_dir) / dataset / "evaluation"
+
+
+def evaluation_files(folder: Path) -> list[Path]:
+    """Metrics files in the folder (hidden partial writes excluded)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
+
+
+def other_evaluation_folders(engine: Engine) -> dict[str, Path]:
+    """Data set name -> evaluation folder of the *other* data sets that have results, newest
+    first (shown, clearly labelled, when the served data set has none yet)."""
+    own = evaluation_folder(engine).resolve()
+    root = Path(engine.settings.artifacts_dir)
+    found = [
+        folder
+        for folder in root.glob("*/evaluation")
+        if folder.resolve() != own and evaluation_files(folder)
+    ]
+    found.sort(key=lambda f: max(p.stat().st_mtime for p in evaluation_files(f)), reverse=True)
+    return {folder.parent.name: folder for folder in found}
+
+
+def evaluation_stamp(files: Iterable[Path]) -> tuple[tuple[str, float], ...]:
+    """Names and modification times: the cache key of :func:`read_evaluation`."""
+    return tuple((str(p), p.stat().st_mtime) for p in files)
+
+
+def evaluate_command(data: str | None) -> str:
+    """The shell command that writes the results of ``data`` (``None`` = built-in)."""
+    return (
+        "python -m core evaluate" + (f' --data "{data}"' if data else "") + " --queries FILE.jsonl"
+    )
+
+
+# -- reading them ------------------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=16, ttl=CACHE_TTL)
+def read_evaluation(
+    stamp: tuple[tuple[str, float], ...],
+) -> tuple[list[MetricsTable], list[str]]:
+    """Every metrics table in the files of ``stamp``, known sections first, and read errors."""
+    tables: list[MetricsTable] = []
+    errors: list[str] = []
+    for name, _mtime in stamp:
+        path = Path(name)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            errors.append(f"Could not read {path.name}: {err}")
+            continue
+        found = metrics_tables(data, default_key=path.stem)
+        if not found:
+            errors.append(f"{path.name} holds no metrics table.")
+        for table in found:
+            table.source = path.name
+        tables.extend(found)
+    order = list(KNOWN_SECTIONS)
+    tables.sort(key=lambda t: (order.index(t.key) if t.key in order else len(order), t.key))
+    return tables, errors
+
+
+def metrics_tables(data: Any, default_key: str = "results") -> list[MetricsTable]:
+    """Tables in one parsed JSON document, whichever of the accepted shapes it has.
+
+    * one section: ``{"name", "protocol", "rows": [{model, metric...}], ...}`` (what
+      ``python -m core evaluate`` writes);
+    * several sections: ``{"rating": <section or rows>, "ranking_loo": ..., "protocol":
+      {"rating": "..."}}``;
+    * rows as ``{"SVD": {"rmse": ...}, ...}`` instead of a list.
+    """
+    if not isinstance(data, dict):
+        rows = _rows(data)
+        return [_table(default_key, rows, "", {})] if rows is not None else []
+    if any(isinstance(data.get(k), list | dict) and _rows(data[k]) for k in _ROW_KEYS):
+        return [_section(str(data.get("name") or default_key), data, "")]
+    protocols = data.get("protocol") if isinstance(data.get("protocol"), dict) else {}
+    tables = []
+    for key, value in data.items():
+        if key == "protocol":
+            continue
+        protocol = str(protocols.get(key, ""))
+        if isinstance(value, dict) and any(k in value for k in _ROW_KEYS):
+            tables.append(_section(key, value, protocol))
+        elif (rows := _rows(value)) is not None:
+            tables.append(_table(key, rows, protocol, {}))
+    return [t for t in tables if t is not None]
+
+
+def _section(key: str, value: Mapping[str, Any], protocol: str) -> MetricsTable | None:
+    rows = next((_rows(value[k]) for k in _ROW_KEYS if k in value and _rows(value[k])), None)
+    for name in _PROTOCOL_KEYS:
+        if isinstance(value.get(name), str):
+            protocol = value[name]
+            break
+    skip = {"name", *_ROW_KEYS, *_PROTOCOL_KEYS}
+    details = {k: v for k, v in value.items() if k not in skip and v not in (None, {}, [], "")}
+    return _table(key, rows, protocol, details) if rows is not None else None
+
+
+def _rows(value: Any) -> list[dict[str, Any]] | None:
+    """Rows of a metrics table, or ``None`` when ``value`` is not table-shaped."""
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        value = [{"model": k, **v} for k, v in value.items()]
+    if not isinstance(value, list) or not value or not all(isinstance(r, dict) for r in value):
+        return None
+    numeric = any(
+        isinstance(v, int | float) and not isinstance(v, bool) for r in value for v in r.values()
+    )
+    return value if numeric else None
+
+
+def _table(
+    key: str, rows: list[dict[str, Any]], protocol: str, details: dict[str, Any]
+) -> MetricsTable:
+    frame = pd.DataFrame(rows)
+    label = next((c for c in LABEL_COLUMNS if c in frame), None)
+    if label:
+        frame = frame[[label, *[c for c in frame.columns if c != label]]]
+    title = KNOWN_SECTIONS.get(key, key.replace("_", " ").capitalize())
+    return MetricsTable(key, title, frame, protocol, details=details)
+
+
+# -- showing them ------------------------------------------------------------------------------
+def targets_frame(tables: Iterable[MetricsTable]) -> pd.DataFrame | None:
+    """The quality targets (``core.evaluation.runner.TARGETS``) against the product rows of
+    ``tables``, or None when no table has a target."""
+    from core.evaluation.runner import target_rows
+
+    sections = {t.key: {"rows": t.frame.to_dict("records")} for t in tables if "model" in t.frame}
+    rows = target_rows(sections)
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    frame["met"] = frame["met"].map({True: "✅ met", False: "❌ not met"})
+    return frame.rename(columns={"row": "measured on"})
+
+
+def verdict_text(table: MetricsTable) -> str | None:
+    """Whether an extra signal earns a place in the blend, as decided on validation data
+    (``details["chosen"]["verdict"]``), as Markdown lines; ``None`` when the table has none."""
+    verdict = (table.details or {}).get("chosen", {})
+    verdict = verdict.get("verdict") if isinstance(verdict, dict) else None
+    if not isinstance(verdict, dict) or not verdict:
+        return None
+    return "  \n".join(f"**{name}**: {text}" for name, text in verdict.items())
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """Numeric columns of a metrics table (what the bar charts can show)."""
+    return [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+
+
+def default_chart_metrics(metrics: list[str], most: int = 4) -> list[str]:
+    """The metrics charted at first: quality measures, not run times or counts."""
+    timing = ("second", "time", "_s", "count", "n_", "users")
+    chosen = [m for m in metrics if not any(t in m.lower() for t in timing)]
+    return (chosen or metrics)[:most]
+
+
+def details_text(details: Mapping[str, Any]) -> str:
+    """One line for a section's extra fields (run time, date, chosen weights...)."""
+    parts = []
+    for key, value in details.items():
+        if key == "written_at" and isinstance(value, int | float):
+            parts.append(f"run {time.strftime('%Y-%m-%d %H:%M', time.localtime(value))}")
+        elif key == "seconds" and isinstance(value, int | float):
+            parts.append(f"took {value:,.0f} s")
+        else:
+            parts.append(f"{key.replace('_', ' ')}: {_number(value)}")
+    return " · ".join(parts)
+
+
+def _number(value: Any) -> str:
+    """Short text for a detail value: floats to 3 digits, dicts as ``k v, k v``."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k} = {_number(v)}" if isinstance(v, dict) else f"{k} {_number(v)}"
+            for k, v in value.items()
+        )
+    return str(value)
+
+
+def metric_column_config(frame: pd.DataFrame) -> dict[str, Any]:
+    """Number formats for a metrics table (4 significant digits)."""
+    return {c: st.column_config.NumberColumn(c, format="%.4g") for c in metric_columns(frame)}
+
+
+# -- scaling benchmark -------------------------------------------------------------------------
+def _scaling_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One benchmark row in display units (raises ``KeyError``/``TypeError`` for old rows)."""
+    return {
+        "engine": row.get("engine", "local"),
+        "size": row["size"],
+        "ratings": int(row["ratings"]),
+        "users": int(row["users"]),
+        "movies": int(row["movies"]),
+        "build (min)": row["build_s"] / 60,
+        "build peak (GiB)": row["build_peak_mb"] / 1024,
+        "open (s)": row["open_s"],
+        "picks p50 (ms)": row["picks"]["median_ms"],
+        "similar p50 (ms)": row["similar"]["median_ms"],
+        "search p50 (ms)": row["search"]["median_ms"],
+        "serve peak (GiB)": row["serve_peak_mb"] / 1024,
+        "load average": row.get("load_average"),
+    }
+
+
+def scaling_table(path: Path | None = None) -> tuple[pd.DataFrame, str] | None:
+    """One row per (engine, size) of the scaling benchmark (default :data:`SCALING_JSON`) and
+    its machine line; ``None`` when the file is missing or unreadable."""
+    try:
+        payload = json.loads(Path(path or SCALING_JSON).read_text())
+        rows = payload["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    records = []
+    for row in rows:
+        try:
+            records.append(_scaling_record(row))
+        except (KeyError, TypeError):
+            continue  # a row from an older version of the benchmark
+    if not records:
+        return None
+    machine = payload.get("machine", {})
+    line = (f"{machine.get('cores', '?')} cores, Python {machine.get('python', '?')}; "
+            f"updated {payload.get('updated', '?')}")  # fmt: skip
+    return pd.DataFrame.from_records(records).sort_values(["engine", "ratings"]), line

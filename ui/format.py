@@ -1,0 +1,163 @@
+"""Text for display: stars, percentages, ages, links, genre lists, shortened text, Markdown
+escaping, and the signals' labels, help and colours. Pure functions; no widgets, no engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from core.serving.explore import plain_records
+
+__all__ = [
+    "SIGNAL_COLORS",
+    "SIGNAL_HELP",
+    "SIGNAL_LABELS",
+    "age_text",
+    "escape_md",
+    "escape_md_after_bold",
+    "genres_text",
+    "imdb_url",
+    "people_list",
+    "percent",
+    "plain_records",
+    "shorten",
+    "stars",
+    "title_with_year",
+    "tmdb_url",
+    "weights_text",
+    "year_text",
+]
+
+# One place for the signals' names in the app (the lead swaps these for the component registry).
+SIGNAL_LABELS: dict[str, str] = {
+    "collab": "Collaborative",
+    "genre_tag": "Genre & tags",
+    "semantic": "Semantic",
+    "popularity": "Popularity",
+    "crew": "Director & cast",
+    "metadata": "TMDB metadata",
+    "twotower": "Two-tower",
+}
+SIGNAL_HELP: dict[str, str] = {
+    "collab": "People who liked what you liked also liked… (EASE/ALS on the rating matrix).",
+    "genre_tag": "Shared genres and user tags.",
+    "semantic": "Similar plot, themes and mood (sentence embeddings of the movie text).",
+    "popularity": "Well rated by many people (damped mean rating).",
+    "crew": "Same directors and lead actors as the movies you liked.",
+    "metadata": "Similar text, nudged towards movies TMDB's audience rated well and often.",
+    "twotower": "A neural two-tower model of users and movies (also ranks unrated movies).",
+}
+SIGNAL_COLORS: dict[str, str] = {
+    "collab": "#D9480F",
+    "genre_tag": "#1971C2",
+    "semantic": "#7048E8",
+    "popularity": "#2B8A3E",
+    "crew": "#C2255C",
+    "metadata": "#E67700",
+    "twotower": "#0C8599",
+}
+
+
+def stars(value: float | None, digits: int = 1) -> str:
+    """``4.3 ★`` (empty for unknown values)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return ""
+    return f"{float(value):.{digits}f} ★"
+
+
+def percent(value: float | None, digits: int = 0) -> str:
+    """``42%`` for 0.42."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{100 * float(value):.{digits}f}%"
+
+
+def age_text(seconds: float | None) -> str:
+    """``"3 min ago"``, ``"2.5 h ago"``, ``"4 days ago"``."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def imdb_url(imdb_id: Any) -> str | None:
+    """The IMDb page of a movie, when its id is known."""
+    if imdb_id is None or pd.isna(imdb_id):
+        return None
+    return f"https://www.imdb.com/title/tt{int(imdb_id):07d}/"
+
+
+def tmdb_url(tmdb_id: Any) -> str | None:
+    """The TMDB page of a movie, when its id is known."""
+    if tmdb_id is None or pd.isna(tmdb_id):
+        return None
+    return f"https://www.themoviedb.org/movie/{int(tmdb_id)}"
+
+
+def genres_text(genres: Any) -> str:
+    """``"Action, Sci-Fi"`` from MovieLens' pipe-separated genres."""
+    if genres is None or pd.isna(genres):
+        return ""
+    return ", ".join(g for g in str(genres).split("|") if g and not g.startswith("("))
+
+
+def year_text(year: Any) -> str:
+    """``1999`` or an empty string."""
+    return "" if year is None or pd.isna(year) else str(int(year))
+
+
+def title_with_year(title: Any, year: Any) -> str:
+    """``"Heat (1995)"``, or the bare title when the year is unknown."""
+    shown = year_text(year)
+    return f"{title} ({shown})" if shown else str(title)
+
+
+def shorten(text: Any, limit: int = 220) -> str:
+    """Text cut at a word boundary with an ellipsis."""
+    if text is None or pd.isna(text):
+        return ""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def people_list(value: Any) -> list[str]:
+    """Names from a pipe-separated directors/cast field (empty when unknown)."""
+    if value is None or pd.isna(value):
+        return []
+    return [v.strip() for v in str(value).split("|") if v.strip()]
+
+
+def escape_md(text: str) -> str:
+    """``text`` with Markdown/LaTeX specials escaped, for titles and user text in Markdown.
+
+    Titles and prompts may contain specials ("$9.99", "*batteries*") that would otherwise
+    render as maths or emphasis.
+    """
+    for ch in ("\\", "$", "*", "_", "`", "#", "[", "]", "<", ">", "|", "~"):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def escape_md_after_bold(text: str) -> str:
+    """``"**Label** rest"`` with only the rest escaped (the bold label is our own Markdown)."""
+    head, sep, rest = text.partition("** ")
+    return head + sep + escape_md(rest) if sep else escape_md(text)
+
+
+def weights_text(weights_used: Mapping[str, float]) -> str:
+    """``"Collaborative 60%, Semantic 40%"``: effective blend weights, largest first."""
+    return ", ".join(
+        f"{SIGNAL_LABELS.get(name, name)} {percent(share)}"
+        for name, share in sorted(weights_used.items(), key=lambda kv: -kv[1])
+    )
