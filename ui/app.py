@@ -19,7 +19,8 @@ import streamlit as st
 from core.config import BUILTIN_DATA
 from core.errors import UnknownTitle, WorkbenchError
 from core.progress import Progress
-from core.serving.engine import Engine, check
+from core.serving.engine import Engine
+from core.serving.staleness import check
 from ui.format import age_text
 
 T = TypeVar("T")
@@ -179,7 +180,7 @@ def engine_key(engine: Engine) -> str:
 
 def rebuild(data: str | None, *, force: bool, progress: Progress) -> Any:
     """Rebuild the artifacts of ``data``, then drop every cached engine and data frame."""
-    from core.serving.engine import build
+    from core.serving.build import build
 
     result = build(data, force=force, progress=progress)
     st.cache_resource.clear()

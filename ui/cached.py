@@ -12,7 +12,8 @@ import streamlit as st
 
 from core.serving import explore
 from core.serving.blend import Filters, Weights
-from core.serving.engine import Engine, Recommendations
+from core.serving.engine import Engine
+from core.serving.results import Recommendations
 from ui.app import CACHE_TTL, TOP_N
 from ui.format import genres_text, shorten, year_text
 

@@ -13,7 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import WorkbenchError
-from core.serving.engine import Engine, SearchAnswer
+from core.serving.engine import Engine
+from core.serving.results import SearchAnswer
 from ui import state
 from ui.app import TOP_N
 from ui.format import escape_md, genres_text, plain_records, shorten, stars, year_text

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from core.serving.explore import plain_records
+from core.signals.registry import COMPONENTS
 
 __all__ = [
     "SIGNAL_COLORS",
@@ -32,34 +33,10 @@ __all__ = [
     "year_text",
 ]
 
-# One place for the signals' names in the app (the lead swaps these for the component registry).
-SIGNAL_LABELS: dict[str, str] = {
-    "collab": "Collaborative",
-    "genre_tag": "Genre & tags",
-    "semantic": "Semantic",
-    "popularity": "Popularity",
-    "crew": "Director & cast",
-    "metadata": "TMDB metadata",
-    "twotower": "Two-tower",
-}
-SIGNAL_HELP: dict[str, str] = {
-    "collab": "People who liked what you liked also liked… (EASE/ALS on the rating matrix).",
-    "genre_tag": "Shared genres and user tags.",
-    "semantic": "Similar plot, themes and mood (sentence embeddings of the movie text).",
-    "popularity": "Well rated by many people (damped mean rating).",
-    "crew": "Same directors and lead actors as the movies you liked.",
-    "metadata": "Similar text, nudged towards movies TMDB's audience rated well and often.",
-    "twotower": "A neural two-tower model of users and movies (also ranks unrated movies).",
-}
-SIGNAL_COLORS: dict[str, str] = {
-    "collab": "#D9480F",
-    "genre_tag": "#1971C2",
-    "semantic": "#7048E8",
-    "popularity": "#2B8A3E",
-    "crew": "#C2255C",
-    "metadata": "#E67700",
-    "twotower": "#0C8599",
-}
+# The signals' names, help texts and colours come from the component registry (one list).
+SIGNAL_LABELS: dict[str, str] = {c.name: c.label for c in COMPONENTS if c.label}
+SIGNAL_HELP: dict[str, str] = {c.name: c.help for c in COMPONENTS if c.help}
+SIGNAL_COLORS: dict[str, str] = {c.name: c.color for c in COMPONENTS if c.color}
 
 
 def stars(value: float | None, digits: int = 1) -> str:
