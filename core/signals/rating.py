@@ -53,7 +53,7 @@ import scipy.sparse as sp
 from core.data.catalog import Catalog
 from core.signals.collab import SVD_FOLD_IN_FLOOR, SVDRating, _empty_history, _known_fields
 from core.config import RatingSettings, Settings
-from core.evaluation.metrics import stratified_split
+from core.evaluation.splits import stratified_split
 from core.signals.popularity import RatingHistory, read_meta
 from core.signals.base import Query, Scorer, Scores, save_json
 

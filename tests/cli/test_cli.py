@@ -139,7 +139,7 @@ def test_rich_tables_on_a_terminal(capsys, cli_env, monkeypatch):
     from rich.console import Console
 
     import core.cli as cli
-    from core.evaluation.runner import Section
+    from core.evaluation.results import Section
 
     monkeypatch.setattr(cli, "_console", lambda: Console(force_terminal=True, width=120))
     code, out, _ = run(capsys, "status", *cli_env)

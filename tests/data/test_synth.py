@@ -14,7 +14,7 @@ from core.cli import main
 from core.signals.collab import make_ranker
 from core.config import Settings
 from core.errors import DataError, WorkbenchError
-from core.evaluation.runner import subset_catalog
+from core.evaluation.signals import subset_catalog
 from core.data.loaders import load_catalog
 from core.signals.base import Query
 from core.data.synth import GENRES, HALF_STARS_FROM, NO_GENRES, SynthError, generate, is_synth_folder
