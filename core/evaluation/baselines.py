@@ -18,10 +18,8 @@ from core.evaluation.signals import FittedSignals, signal_matrices
 from core.serving.blend import Weights
 
 #: Neighbours kept per movie by the item-kNN baseline (implicit's ``TFIDFRecommender`` on
-#: rating values). Of the 32 item-kNN variants measured on ml-latest-small (cosine / TF-IDF /
-#: BM25 weighting, binary or rating values, K 20-500), the one nearest the issue's published
-#: baseline figures (stratified nDCG@10 0.3375 vs 0.344; leave-one-out HitRate@10 0.072 vs
-#: 0.072); cosine on binary values with K 100 scored 0.280 / 0.059. Fixed, not tuned per run.
+#: rating values). Fixed, not tuned per run: the variant nearest the issue's published baseline
+#: figures (why: docs/experiments/evaluation.md, "Item-kNN baseline").
 ITEM_KNN_K = 50
 
 

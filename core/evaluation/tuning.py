@@ -58,9 +58,8 @@ EXTRA_WEIGHTS: dict[str, tuple[float, ...]] = {"crew": (0.1, 0.2, 0.4), "metadat
 
 
 def weight_grid() -> list[dict[str, float]]:
-    """Blend weights tried on validation data, relative to the collaborative signal's 1 (content
-    signals earn weights near collab's on ml-latest-small's validation parts, so the grid
-    reaches past it)."""
+    """Blend weights tried on validation data, relative to the collaborative signal's 1; the
+    grid reaches past 1 (why: docs/experiments/evaluation.md, "Blend weight grid")."""
     grid = []
     for genre_tag, semantic, popularity in itertools.product(
         (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (0.0, 0.1, 0.2, 0.3)
