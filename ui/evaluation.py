@@ -187,7 +187,7 @@ def _table(
 def targets_frame(tables: Iterable[MetricsTable]) -> pd.DataFrame | None:
     """The quality targets (``core.evaluation.runner.TARGETS``) against the product rows of
     ``tables``, or None when no table has a target."""
-    from core.evaluation.runner import target_rows
+    from core.evaluation.targets import target_rows
 
     sections = {t.key: {"rows": t.frame.to_dict("records")} for t in tables if "model" in t.frame}
     rows = target_rows(sections)

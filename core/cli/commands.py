@@ -203,7 +203,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.evaluation.runner import PARTS, format_section, run, target_rows
+    from core.evaluation.results import format_section
+    from core.evaluation.runner import PARTS, run
+    from core.evaluation.targets import target_rows
 
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))
@@ -241,7 +243,8 @@ def _cmd_tune_search(args: argparse.Namespace) -> int:
     from core.search import adapter
     from core.search import rerank
     from core.serving.engine import Engine
-    from core.evaluation.runner import format_section, train_search_reranker
+    from core.evaluation.results import format_section
+    from core.evaluation.search import train_search_reranker
 
     if not args.queries.is_file():
         raise DataError(f"Query file {args.queries} does not exist.")

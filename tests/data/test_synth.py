@@ -23,7 +23,8 @@ from core.data.synth import (
     is_synth_folder,
 )
 from core.errors import DataError, WorkbenchError
-from core.evaluation.runner import subset_catalog
+from core.evaluation.signals import subset_catalog
+from core.data.loaders import load_catalog
 from core.signals.base import Query
 
 # ~5% dense like ml-100k: at 300 movies x 10k ratings the head saturates (nearly every user has

@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from core.search import rerank
-from core.search.adapter import QueryAdapter
-from core.search.config import SearchConfig
-from core.search.index import SearchIndex
+from core.search.index import SearchConfig, SearchIndex
 from core.search.request import NARRATIVE_WORDS, parse_request
 from core.search.rerank import (
     CHUNK_WORDS,
@@ -165,43 +163,6 @@ def test_shipped_model_matches_these_features() -> None:
     assert model.trained_on["queries_sha1"] and model.trained_on["requests"] > 1000
 
 
-def test_rerankers_rows_never_use_an_adapter_that_saw_the_request(tiny_engine, monkeypatch) -> None:
-    """fit_search_models cross-fits the adapters behind the re-ranker's training rows."""
-    from core.evaluation import runner as evaluate
-    from core.search.adapter import QueryAdapter
-
-    queries = [{"query": story, "movieId": mid} for mid, story in STORIES.items()]
-    runs = evaluate.collect_search_runs(tiny_engine, queries)
-    fitted_on: dict[int, set[int]] = {}
-    fit = QueryAdapter.fit
-
-    def fit_spy(vectors, answers, movies, **kwargs):
-        model = fit(vectors, answers, movies, **{**kwargs, "epochs": 2})
-        fitted_on[id(model)] = set(np.asarray(answers).tolist())
-        return model
-
-    seen: list[tuple[int, object]] = []
-    rows = rerank.candidate_rows
-
-    def rows_spy(index, request, vector, chunks, answer):
-        seen.append((answer, index.adapter))
-        return rows(index, request, vector, chunks, answer)
-
-    monkeypatch.setattr(QueryAdapter, "fit", staticmethod(fit_spy))
-    monkeypatch.setattr(rerank, "candidate_rows", rows_spy)
-    index = tiny_engine.search_index
-    shipped = index.adapter
-    models = evaluate.fit_search_models(index, runs, np.arange(len(STORIES)), adapter=True, folds=3)
-    assert index.adapter is shipped  # the engine is left as it was
-    assert len(seen) == len(STORIES) and len(fitted_on) == 3 + 1
-    for answer, used in seen:
-        assert used is not None and answer not in fitted_on[id(used)]
-    assert fitted_on[id(models.adapter)] == set(runs.answers)
-    assert models.reranker.trained_on["requests"] == len(STORIES)
-    without = evaluate.fit_search_models(index, runs, np.arange(3), adapter=False, folds=3)
-    assert without.adapter is None and without.reranker.trained_on["requests"] == 3
-
-
 def test_search_uses_the_reranker_for_narrative_requests(
     index: SearchIndex, tiny_catalog, encoder
 ) -> None:
@@ -281,70 +242,3 @@ def test_save_load_keeps_the_facts(index: SearchIndex, tmp_path: Path) -> None:
     loaded = SearchIndex.load(tmp_path / "search")
     for name in ("has_overview", "has_plot", "text_words", "n_tags"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(index, name))
-
-
-def test_evaluate_search_reports_the_cross_validated_row(tiny_engine, tmp_path: Path) -> None:
-    from core.evaluation.runner import evaluate_search, train_search_reranker
-
-    lines = [json.dumps({"query": story, "movieId": mid}) for mid, story in STORIES.items()]
-    lines.append(json.dumps({"query": "a documentary nobody has seen", "movieId": 999999}))
-    path = tmp_path / "queries.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    out, adapter_out = tmp_path / "reranker.json", tmp_path / "adapter.npz"
-    index = tiny_engine.search_index
-    previous = (index.reranker, index.adapter)
-    models, section = train_search_reranker(tiny_engine, path, out, adapter_out, folds=3)
-    assert index.reranker is previous[0] and index.adapter is previous[1]  # left as it was
-    assert out.exists() and SearchReranker.load(out).trained_on["requests"] == len(STORIES)
-    adapter = QueryAdapter.load(adapter_out)
-    assert adapter.trained_on["requests"] == len(STORIES)
-    assert adapter.fits(index.model_name, index.embeddings.shape[1])
-    names = [row["model"] for row in section.rows]
-    assert "full search, re-ranker and adapter 3-fold cross-validated on these requests" in names
-    assert all(row["queries"] == len(STORIES) for row in section.rows)
-    assert "full search, score fusion, over title, genres and tags only" in names
-    # every story has its own answer: none was asked about in the other folds
-    assert names[-1] == "  held out, answer never asked in the other folds"
-    assert section.chosen["cross-validation"]["adapter"] is True
-    # with the new models loaded, the product row says it is in-sample on this file
-    index.reranker, index.adapter = models.reranker, models.adapter
-    try:
-        again = evaluate_search(
-            tiny_engine,
-            [json.loads(line) for line in lines],
-            queries_digest=rerank.file_digest(path),
-            folds=3,
-        )
-    finally:
-        index.reranker, index.adapter = previous
-    assert any("in-sample" in row["model"] and "adapter" in row["model"] for row in again.rows)
-    # no adapter file asked for: the re-ranker alone, cross-validated without one
-    index.adapter = None
-    try:
-        models, section = train_search_reranker(tiny_engine, path, out, folds=3)
-    finally:
-        index.adapter = previous[1]
-    assert models.adapter is None and models.reranker.trained_on["adapter"] is False
-    names = [row["model"] for row in section.rows]
-    assert "full search, re-ranker 3-fold cross-validated on these requests" in names
-
-
-def test_collected_vectors_are_the_ones_search_encodes(tiny_engine) -> None:
-    """collect_search_runs batch-encodes what SearchIndex.search would encode one by one."""
-    from core.evaluation.runner import collect_search_runs
-
-    queries = [{"query": story, "movieId": mid} for mid, story in STORIES.items()]
-    long_story = " ".join([STORIES[7]] * 4)  # several chunks
-    queries += [{"query": long_story, "movieId": 7}, {"query": "alien", "movieId": 1}]
-    runs = collect_search_runs(tiny_engine, queries)
-    index, encoder = tiny_engine.search_index, tiny_engine.encoder
-    assert runs.narrative.tolist() == [True] * (len(STORIES) + 1) + [False]
-    for request, vector, chunks in zip(runs.requests, runs.vectors, runs.chunks, strict=True):
-        text = request.text.strip()
-        np.testing.assert_allclose(vector, index.query_vector(text, encoder), atol=1e-5)
-        expected = index.chunk_vectors(text, encoder) if request.narrative else None
-        if expected is None:
-            assert chunks is None
-        else:
-            np.testing.assert_allclose(chunks, expected, atol=1e-5)
-    assert runs.chunks[len(STORIES)] is not None and len(runs.chunks[len(STORIES)]) >= 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.evaluation.runner import subset_catalog
+from core.evaluation.signals import subset_catalog
 from core.signals.base import Query
 from core.signals.twotower import TowerFeatures, TwoTowerConfig, TwoTowerRating, TwoTowerRetrieval
 from tests.fixtures import ROMANCE, SCIFI

@@ -24,7 +24,7 @@ import pandas as pd
 
 from core.config import RatingSettings, Settings
 from core.data.catalog import Catalog
-from core.evaluation.metrics import stratified_split
+from core.evaluation.splits import stratified_split
 from core.signals.base import Query, Scorer, Scores, known_fields, read_meta, save_json
 from core.signals.history import RatingHistory
 from core.signals.rating.knn import ItemKNNBaseline, UserKNNBaseline, co_rating_pairs

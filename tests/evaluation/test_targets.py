@@ -1,0 +1,41 @@
+"""The quality targets judge the product rows (and the held-out search row when in-sample)."""
+
+from __future__ import annotations
+
+from core.evaluation.results import Section
+from core.evaluation.targets import target_rows
+
+
+def test_target_rows_judge_the_product_rows() -> None:
+    sections = {
+        "rating": {"rows": [
+            {"model": "Surprise SVD, defaults", "RMSE": 0.80},
+            {"model": "stacked ensemble (product)", "RMSE": 0.8347},
+        ]},
+        "ranking_loo": {"rows": [
+            {"model": "blend, product defaults", "HitRate@10": 0.2},
+            {"model": "blend, tuned on validation (product)", "HitRate@10": 0.0967},
+        ]},
+        "search": Section("search", "", [
+            {"model": "full search (product: fusion + shipped re-ranker) [in-sample]",
+             "Recall@10": 0.31},
+            {"model": "full search, re-ranker 5-fold cross-validated on these requests",
+             "Recall@10": 0.24},
+        ]),
+    }  # fmt: skip
+    rows = {row["measure"]: row for row in target_rows(sections)}
+    assert set(rows) == {"rating RMSE, 5-fold", "HitRate@10, leave-one-out", "search Recall@10"}
+    rating = rows["rating RMSE, 5-fold"]
+    assert rating["met"] and rating["target"] == "<= 0.845"
+    assert not rows["HitRate@10, leave-one-out"]["met"]  # the product row, not the defaults
+    # the held-out (cross-validated) search row wins over the in-sample product row
+    assert rows["search Recall@10"]["measured"] == 0.24 and not rows["search Recall@10"]["met"]
+    assert target_rows({}) == []
+    # on requests the shipped model never saw, the product row itself is judged
+    other = Section("search", "", [
+        {"model": "full search (product: fusion + shipped re-ranker)", "Recall@10": 0.33},
+        {"model": "full search, re-ranker 5-fold cross-validated on these requests",
+         "Recall@10": 0.24},
+    ])  # fmt: skip
+    (judged,) = target_rows({"search": other})
+    assert judged["measured"] == 0.33 and judged["met"] and "product" in judged["row"]
