@@ -67,8 +67,7 @@ def tiny_app_env(root: Path) -> dict[str, str]:
 
 
 def sample_metrics() -> dict[str, dict[str, object]]:
-    """Metrics files as ``python -m core evaluate`` writes them (one file per section), plus
-    one older-style file holding several sections."""
+    """Metrics files as ``python -m core evaluate`` writes them (one file per section)."""
     return {
         "rating.json": {
             "name": "rating",
@@ -92,9 +91,12 @@ def sample_metrics() -> dict[str, dict[str, object]]:
             "chosen": {"weights": {"collab": 0.6, "semantic": 0.4}},
             "seconds": 12.0,
         },
-        "combined.json": {
-            "search": [{"model": "bm25", "MRR": 0.31}, {"model": "hybrid", "MRR": 0.44}],
-            "protocol": {"search": "Reddit-style requests with a known answer; MRR@10."},
+        "search.json": {
+            "name": "search",
+            "protocol": "Reddit-style requests with a known answer; MRR@10.",
+            "rows": [{"model": "bm25", "MRR": 0.31}, {"model": "hybrid", "MRR": 0.44}],
+            "chosen": {},
+            "seconds": 40.0,
         },
     }
 

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core.config import BUILTIN_DATA
+from core.evaluation.results import Section, read_sections, section_files
 from core.serving.engine import Engine
 from ui.app import CACHE_TTL
 
@@ -34,8 +35,6 @@ KNOWN_SECTIONS = {
     "crew_metadata": "Director & cast and TMDB metadata in the blend",
     "cluster_search": "Genre clusters: two-stage search vs plain search",
 }
-_ROW_KEYS = ("rows", "results", "table", "metrics", "models")
-_PROTOCOL_KEYS = ("protocol", "description", "method", "notes")
 #: Columns that name a table's rows (the first one found labels the bars of a chart).
 LABEL_COLUMNS = ("model", "name", "method", "scorer")
 #: Written by ``benchmarks/scaling.py`` (build and queries at 100k ... 32M synthetic ratings).
@@ -65,9 +64,7 @@ def evaluation_folder(engine: Engine) -> Path:
 
 def evaluation_files(folder: Path) -> list[Path]:
     """Metrics files in the folder (hidden partial writes excluded)."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
+    return section_files(folder)
 
 
 def other_evaluation_folders(engine: Engine) -> dict[str, Path]:
@@ -101,86 +98,38 @@ def evaluate_command(data: str | None) -> str:
 def read_evaluation(
     stamp: tuple[tuple[str, float], ...],
 ) -> tuple[list[MetricsTable], list[str]]:
-    """Every metrics table in the files of ``stamp``, known sections first, and read errors."""
-    tables: list[MetricsTable] = []
+    """Every metrics table in the folder of ``stamp`` (its files and their modification times,
+    the cache key), known sections first, and why any file was skipped."""
     errors: list[str] = []
-    for name, _mtime in stamp:
-        path = Path(name)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            errors.append(f"Could not read {path.name}: {err}")
-            continue
-        found = metrics_tables(data, default_key=path.stem)
-        if not found:
-            errors.append(f"{path.name} holds no metrics table.")
-        for table in found:
-            table.source = path.name
-        tables.extend(found)
+    folders = dict.fromkeys(Path(name).parent for name, _mtime in stamp)
+    tables = [
+        _table(key, section, path_name=f"{key}.json")
+        for folder in folders
+        for key, section in read_sections(folder, errors=errors).items()
+        if section.rows
+    ]
     order = list(KNOWN_SECTIONS)
     tables.sort(key=lambda t: (order.index(t.key) if t.key in order else len(order), t.key))
     return tables, errors
 
 
-def metrics_tables(data: Any, default_key: str = "results") -> list[MetricsTable]:
-    """Tables in one parsed JSON document, whichever of the accepted shapes it has.
-
-    * one section: ``{"name", "protocol", "rows": [{model, metric...}], ...}`` (what
-      ``python -m core evaluate`` writes);
-    * several sections: ``{"rating": <section or rows>, "ranking_loo": ..., "protocol":
-      {"rating": "..."}}``;
-    * rows as ``{"SVD": {"rmse": ...}, ...}`` instead of a list.
-    """
-    if not isinstance(data, dict):
-        rows = _rows(data)
-        return [_table(default_key, rows, "", {})] if rows is not None else []
-    if any(isinstance(data.get(k), list | dict) and _rows(data[k]) for k in _ROW_KEYS):
-        return [_section(str(data.get("name") or default_key), data, "")]
-    protocols = data.get("protocol") if isinstance(data.get("protocol"), dict) else {}
-    tables = []
-    for key, value in data.items():
-        if key == "protocol":
-            continue
-        protocol = str(protocols.get(key, ""))
-        if isinstance(value, dict) and any(k in value for k in _ROW_KEYS):
-            tables.append(_section(key, value, protocol))
-        elif (rows := _rows(value)) is not None:
-            tables.append(_table(key, rows, protocol, {}))
-    return [t for t in tables if t is not None]
-
-
-def _section(key: str, value: Mapping[str, Any], protocol: str) -> MetricsTable | None:
-    rows = next((_rows(value[k]) for k in _ROW_KEYS if k in value and _rows(value[k])), None)
-    for name in _PROTOCOL_KEYS:
-        if isinstance(value.get(name), str):
-            protocol = value[name]
-            break
-    skip = {"name", *_ROW_KEYS, *_PROTOCOL_KEYS}
-    details = {k: v for k, v in value.items() if k not in skip and v not in (None, {}, [], "")}
-    return _table(key, rows, protocol, details) if rows is not None else None
-
-
-def _rows(value: Any) -> list[dict[str, Any]] | None:
-    """Rows of a metrics table, or ``None`` when ``value`` is not table-shaped."""
-    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
-        value = [{"model": k, **v} for k, v in value.items()]
-    if not isinstance(value, list) or not value or not all(isinstance(r, dict) for r in value):
-        return None
-    numeric = any(
-        isinstance(v, int | float) and not isinstance(v, bool) for r in value for v in r.values()
-    )
-    return value if numeric else None
-
-
-def _table(
-    key: str, rows: list[dict[str, Any]], protocol: str, details: dict[str, Any]
-) -> MetricsTable:
-    frame = pd.DataFrame(rows)
+def _table(key: str, section: Section, *, path_name: str) -> MetricsTable:
+    """A section as the page shows it: rows labelled by model, details beside them."""
+    frame = pd.DataFrame(section.rows)
     label = next((c for c in LABEL_COLUMNS if c in frame), None)
     if label:
         frame = frame[[label, *[c for c in frame.columns if c != label]]]
+    details: dict[str, Any] = {}
+    if section.chosen:
+        details["chosen"] = section.chosen
+    if section.seconds:
+        details["seconds"] = section.seconds
+    if section.dataset:
+        details["dataset"] = section.dataset
+    if section.written_at is not None:
+        details["written_at"] = section.written_at
     title = KNOWN_SECTIONS.get(key, key.replace("_", " ").capitalize())
-    return MetricsTable(key, title, frame, protocol, details=details)
+    return MetricsTable(key, title, frame, section.protocol, path_name, details)
 
 
 # -- showing them ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ from core.data.catalog import Catalog
 from core.evaluation.metrics import K
 from core.serving.blend import SIGNALS, blend_scores, normalise
 from core.signals.base import Query, Scorer
+
+if TYPE_CHECKING:
+    from core.signals.genre_tag import GenreTagScorer
 
 
 def subset_catalog(catalog: Catalog, ratings: pd.DataFrame) -> Catalog:
@@ -65,15 +69,14 @@ def signal_matrices(
     """Raw scores of every signal (or of ``names``) for every user (users x items, float32)."""
     names = (*SIGNALS, "svd") if names is None else tuple(names)
     out = {name: np.empty((len(users), fitted.catalog.n_items), np.float32) for name in names}
+    scorers = {name: fitted.scorers[name] for name in out}
+    if "genre_tag" in scorers:  # the genre/tag share is a knob of the query, not of the fit
+        genre_tag = cast("GenreTagScorer", scorers["genre_tag"])
+        scorers["genre_tag"] = genre_tag.with_genre_weight(genre_weight)
     for row, user in enumerate(users.tolist()):
         query = Query(user_id=int(user))
-        for name in out:
-            scorer = fitted.scorers[name]
-            if name == "genre_tag":
-                values = scorer.score(query, genre_weight=genre_weight).values  # type: ignore[call-arg]
-            else:
-                values = scorer.score(query).values
-            out[name][row] = values
+        for name, scorer in scorers.items():
+            out[name][row] = scorer.score(query).values
     return out
 
 

@@ -138,7 +138,8 @@ def test_rich_tables_on_a_terminal(capsys, cli_env, monkeypatch):
 
     from rich.console import Console
 
-    import core.cli as cli
+    import core.cli.commands as commands
+    from core.cli.output import rich_section
     from core.evaluation.results import Section
 
     monkeypatch.setattr(commands, "terminal", lambda: Console(force_terminal=True, width=120))
