@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import Settings
-from core.serving.build import build
 from core.data.sources import ensure_sources
+from core.serving.build import build
 
 
 def main() -> None:

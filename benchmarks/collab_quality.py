@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from core.config import RankerSettings, Settings, SVDSettings  # noqa: E402
 from core.data.catalog import (  # noqa: E402
     MOVIE_COLUMNS,
     RATING_COLUMNS,
@@ -43,12 +44,11 @@ from core.data.catalog import (  # noqa: E402
     LoadReport,
     display_title,
 )
-from core.signals.ranking import ALSRanker, EASERanker  # noqa: E402
-from core.signals.rating import SVDRating  # noqa: E402
-from core.config import RankerSettings, Settings, SVDSettings  # noqa: E402
+from core.signals.base import Query, Scorer  # noqa: E402
 from core.signals.genre_tag import GenreTagScorer  # noqa: E402
 from core.signals.popularity import PopularityPrior  # noqa: E402
-from core.signals.base import Query, Scorer  # noqa: E402
+from core.signals.ranking import ALSRanker, EASERanker  # noqa: E402
+from core.signals.rating import SVDRating  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ml-latest-small"
 K = 10

@@ -136,10 +136,10 @@ def measure_queries(data: Path, env: dict[str, str], calls: int) -> dict[str, An
 def serve(data: str, calls: int) -> None:
     """Child mode: open the built engine and time the three request kinds (prints JSON)."""
     sys.path.insert(0, str(REPO))
+    from core.errors import ArtifactError
     from core.serving.build import build
     from core.serving.engine import Engine
     from core.serving.staleness import check
-    from core.errors import ArtifactError
 
     t0 = time.perf_counter()
     # Load what the build child wrote without a staleness check: code edited in between (a

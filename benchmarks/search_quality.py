@@ -29,12 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.data.catalog import Catalog
 from core.config import REPO_ROOT, Settings
-from core.search.request import ParsedRequest, parse_request
-from core.search.rerank import request_chunks
+from core.data.catalog import Catalog
 from core.search.config import SearchConfig
 from core.search.index import SearchIndex
+from core.search.request import ParsedRequest, parse_request
+from core.search.rerank import request_chunks
 from core.search.text import split_passages
 
 SHARED = REPO_ROOT.parent / "shared" / "data"

@@ -8,18 +8,17 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from core.cli.output import (
-    terminal,
     print_table,
     progress_printer,
     rich_build,
     rich_section,
     rich_status,
+    terminal,
 )
 from core.config import Settings
 from core.errors import DataError, WorkbenchError
@@ -29,7 +28,6 @@ def open_engine(args: argparse.Namespace) -> Any:
     from core.serving.engine import Engine
 
     return Engine.open(args.data, Settings(), progress=progress_printer(not args.json))
-
 
 
 def parse_ratings(text: str, scale: tuple[float, float] = (0.5, 5.0)) -> dict[int, float]:
@@ -240,11 +238,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune_search(args: argparse.Namespace) -> int:
-    from core.search import adapter
-    from core.search import rerank
-    from core.serving.engine import Engine
     from core.evaluation.results import format_section
     from core.evaluation.search import train_search_reranker
+    from core.search import adapter, rerank
+    from core.serving.engine import Engine
 
     if not args.queries.is_file():
         raise DataError(f"Query file {args.queries} does not exist.")
@@ -295,4 +292,3 @@ COMMANDS = {
     "tune-search": _cmd_tune_search,
     "synth": _cmd_synth,
 }
-

@@ -23,7 +23,6 @@ def progress_printer(enabled: bool) -> Any:
     return show
 
 
-
 def print_table(frame: pd.DataFrame, title: str, *, use_json: bool) -> None:
     if use_json:
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")

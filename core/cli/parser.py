@@ -125,7 +125,6 @@ def _answer_commands(sub: Any) -> None:
     p.add_argument("--pairs", type=Path, required=True, help="CSV with userId,movieId columns")
 
 
-
 def _quality_commands(sub: Any) -> None:
     """Offline evaluation and training of the search models."""
     p = sub.add_parser(
@@ -159,7 +158,8 @@ def _quality_commands(sub: Any) -> None:
         "--out",
         type=Path,
         default=None,
-        help="where to write the re-ranker (default: the shipped core/resources/search_reranker.json)",
+        help="where to write the re-ranker "
+        "(default: the shipped core/resources/search_reranker.json)",
     )
     p.add_argument(
         "--adapter-out",
@@ -168,5 +168,3 @@ def _quality_commands(sub: Any) -> None:
         help="where to write the adapter (default: the shipped core/resources/search_adapter.npz, "
         "or beside --out as <name>.adapter.npz when --out is given)",
     )
-
-

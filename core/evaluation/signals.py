@@ -41,12 +41,12 @@ def fit_signals(
     catalog: Catalog, train: pd.DataFrame, settings: Settings, embeddings: np.ndarray
 ) -> FittedSignals:
     """Every blend signal (and the SVD rating) fitted on ``train`` only."""
+    from core.signals.crew import CrewScorer
+    from core.signals.genre_tag import GenreTagScorer
+    from core.signals.metadata import MetadataScorer
+    from core.signals.popularity import PopularityPrior
     from core.signals.ranking import make_ranker
     from core.signals.rating import SVDRating
-    from core.signals.crew import CrewScorer
-    from core.signals.metadata import MetadataScorer
-    from core.signals.genre_tag import GenreTagScorer
-    from core.signals.popularity import PopularityPrior
     from core.signals.semantic import SemanticScorer
 
     part = subset_catalog(catalog, train)

@@ -16,6 +16,7 @@ import pandas as pd
 from core.data.catalog import Catalog
 from core.signals.registry import SIGNALS, component
 
+
 @dataclass(frozen=True, init=False)
 class Weights:
     """How much each signal counts (any non-negative numbers; normalised to sum 1).

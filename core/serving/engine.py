@@ -461,7 +461,8 @@ class Engine:
 
     @functools.cached_property
     def genre_clusters(self) -> Any:
-        """Genre-combination clusters of this catalogue (core.search.clusters), made on first use."""
+        """Genre-combination clusters of this catalogue (core.search.clusters), made on first
+        use."""
         from core.search.clusters import GenreClusters
 
         embeddings = np.asarray(self.semantic.embeddings, dtype=np.float32)
@@ -492,5 +493,3 @@ class Engine:
         """Freshness of this engine's artifacts against the data and settings now."""
         source = self.manifest.source if self.manifest else BUILTIN_DATA
         return check(source, self.settings)
-
-

@@ -2,9 +2,9 @@
 
 ``python -m core build --engine spark [--spark-master URL]`` fits the "collab" component with
 ``pyspark.ml.recommendation.ALS`` and computes the "popularity" component's per-movie counts and
-means with Spark, then writes them through the same :class:`~core.signals.ranking.ALSRanker` and
-:class:`~core.signals.popularity.PopularityPrior` objects as the local build, so ``Engine.load`` serves a
-Spark-trained folder unchanged (the manifest entry says ``"engine": "spark"``).
+means with Spark, then writes them through the same :class:`~core.signals.ranking.ALSRanker`
+and :class:`~core.signals.popularity.PopularityPrior` objects as the local build, so
+``Engine.load`` serves a Spark-trained folder unchanged (the manifest entry says ``"engine": "spark"``).
 
 What Spark reads and how it maps to the catalogue:
 
@@ -48,13 +48,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from core.data.catalog import Catalog
 from core.config import Settings
+from core.data.catalog import Catalog
 from core.errors import DataError, WorkbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.signals.ranking import ALSRanker
     from core.signals.popularity import PopularityPrior
+    from core.signals.ranking import ALSRanker
 
 #: ``progress(message, fraction)``, as in :mod:`core.serving.engine`.
 Progress = Callable[[str, float], None]
@@ -457,8 +457,8 @@ def train_with_spark_detailed(
     ratings_uri: str | None = None,
 ) -> SparkTraining:
     """:func:`train_with_spark` with timings, the aggregates and what was read."""
-    from core.signals.ranking import ALSRanker
     from core.signals.popularity import PopularityPrior
+    from core.signals.ranking import ALSRanker
 
     settings = settings or Settings()
     say = progress or (lambda _message, _fraction: None)

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from core.cli import main
-from core.signals.ranking import make_ranker
 from core.config import Settings
 from core.data.loaders import load_catalog
 from core.data.synth import (
@@ -24,8 +23,8 @@ from core.data.synth import (
 )
 from core.errors import DataError, WorkbenchError
 from core.evaluation.signals import subset_catalog
-from core.data.loaders import load_catalog
 from core.signals.base import Query
+from core.signals.ranking import make_ranker
 
 # ~5% dense like ml-100k: at 300 movies x 10k ratings the head saturates (nearly every user has
 # rated the top movies), which flattens any popularity curve.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ArtifactError
 from core.serving.artifacts import (
     ArtifactWriter,
     Manifest,
@@ -15,7 +16,6 @@ from core.serving.artifacts import (
     stable_hash,
     verify_component,
 )
-from core.errors import ArtifactError
 
 
 def _manifest(**extra) -> Manifest:

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ArtifactError, EmptyQuery, UnknownTitle, UnknownUser
 from core.serving.blend import Filters, Weights
 from core.serving.build import build
 from core.serving.engine import RECENT_TASTE, Engine
 from core.serving.staleness import check
-from core.signals.registry import COMPONENTS
-from core.errors import ArtifactError, EmptyQuery, UnknownTitle, UnknownUser
 from core.signals.base import Query
+from core.signals.registry import COMPONENTS
 from tests.fixtures import ROMANCE, SCIFI
 
 

@@ -67,9 +67,9 @@ def catalog(synth_dir, settings):
 @pytest.mark.slow
 @needs_spark
 def test_spark_build_is_served_unchanged(spark_built, synth_dir, settings):
-    from core.signals.ranking import ALSRanker
     from core.serving.engine import Engine
     from core.serving.staleness import check
+    from core.signals.ranking import ALSRanker
 
     assert {"collab", "popularity"} <= set(spark_built.built)
     status = check(synth_dir, settings)
@@ -117,8 +117,8 @@ def _top(scorer, user: int, rated: np.ndarray, k: int) -> set[int]:
 @pytest.mark.slow
 @needs_spark
 def test_spark_als_agrees_with_local_als(spark_built, catalog, settings):
-    from core.signals.ranking import ALSRanker, CollabRanker
     from core.serving.staleness import check
+    from core.signals.ranking import ALSRanker, CollabRanker
 
     folder = check(catalog.report.source, settings).folder
     spark_als = CollabRanker.load(folder / "collab")
@@ -138,9 +138,9 @@ def test_spark_als_agrees_with_local_als(spark_built, catalog, settings):
 @pytest.mark.slow
 @needs_spark
 def test_spark_aggregates_equal_pandas(spark, spark_built, catalog, settings):
+    from core.serving.spark import aggregates, ratings_source, read_ratings
     from core.serving.staleness import check
     from core.signals.popularity import PopularityPrior
-    from core.serving.spark import aggregates, ratings_source, read_ratings
 
     ratings = catalog.ratings.astype({"rating": "float64"})  # as Catalog.rating_stats sums
     grouped = ratings.groupby("movieId")["rating"].agg(["count", "mean"])

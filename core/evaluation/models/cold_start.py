@@ -35,8 +35,8 @@ def evaluate_cold_start(
     """Rank movies that have no rating at all in training (held out entirely)."""
     from core.signals.base import Query
     from core.signals.crew import CrewScorer
-    from core.signals.metadata import MetadataScorer
     from core.signals.genre_tag import GenreTagScorer
+    from core.signals.metadata import MetadataScorer
     from core.signals.popularity import PopularityPrior
     from core.signals.semantic import SemanticScorer
 

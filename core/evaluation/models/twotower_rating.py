@@ -37,8 +37,7 @@ def evaluate_rating_models(
 ) -> Section:
     """Two-tower rating regression against SVD and the product's stacked rating model on the
     temporal leave-one-out split."""
-    from core.signals.rating import SVDRating
-    from core.signals.rating import RatingModel
+    from core.signals.rating import RatingModel, SVDRating
 
     started = time.perf_counter()
     train, valid, test = temporal_leave_one_out(catalog.ratings)
