@@ -4,7 +4,8 @@
 ``pyspark.ml.recommendation.ALS`` and computes the "popularity" component's per-movie counts and
 means with Spark, then writes them through the same :class:`~core.signals.ranking.ALSRanker`
 and :class:`~core.signals.popularity.PopularityPrior` objects as the local build, so
-``Engine.load`` serves a Spark-trained folder unchanged (the manifest entry says ``"engine": "spark"``).
+``Engine.load`` serves a Spark-trained folder unchanged (the manifest entry says
+``"engine": "spark"``).
 
 What Spark reads and how it maps to the catalogue:
 
