@@ -7,6 +7,7 @@ without loading anything; the build and the engine both start from it. Nothing h
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,9 +162,12 @@ def check(
         if engine is None and built_by != "local":
             keys[entry.name] = component_keys(data_fp, settings, built_by)[entry.name]
         why = _why_stale(entry.name, recorded, keys[entry.name], manifest, data_fp, engine)
-        if why == "settings changed" and _older_code(entry.name, recorded, data_fp, settings,
-                                                     built_by):  # fmt: skip
-            why = "saved by an older version of the code (its format changed)"
+        if why == "settings changed":
+            older = _older_code(entry.name, recorded, data_fp, settings, built_by)
+            if older == entry.name:
+                why = "saved by an older version of the code (its format changed)"
+            elif older is not None:
+                why = f"reads {older}, which an older version of the code saved"
         if why is None:
             try:
                 verify_component(status.folder, entry.name, manifest)
@@ -201,19 +205,17 @@ def _why_stale(
 
 def _older_code(
     name: str, recorded: dict[str, Any] | None, data_fp: str, settings: Settings, engine: str
-) -> bool:
-    """Whether the recorded key is what an older version of this component (or of one it
-    needs) would have had with today's data and settings: the code changed, not the user's
-    choices."""
-    entries = [component(name), *(component(n) for n in component(name).needs)]
-    overrides = [{e.name: old} for e in entries for old in range(1, e.version)]
-    overrides.append({e.name: e.version - 1 for e in entries if e.version > 1})
+) -> str | None:
+    """The component (``name`` or one it needs) whose older version explains the recorded key
+    with today's data and settings: the code changed, not the user's choices. ``None`` when
+    no combination of older versions does."""
     want = (recorded or {}).get("key")
-    return any(
-        component_keys(data_fp, settings, engine, versions)[name] == want
-        for versions in overrides
-        if versions
-    )
+    entries = (component(name), *(component(n) for n in component(name).needs))
+    for versions in itertools.product(*(range(1, e.version + 1) for e in entries)):
+        older = {e.name: v for e, v in zip(entries, versions, strict=True) if v < e.version}
+        if older and component_keys(data_fp, settings, engine, older)[name] == want:
+            return name if name in older else next(iter(older))
+    return None
 
 
 def _upgraded(recorded: dict[str, str], libraries: tuple[str, ...]) -> str:
