@@ -19,23 +19,24 @@ from core.search.vocabulary import OLD_RE, RECENT_RE
 #: The note of a follow-up ("more like the second one", "older") sent before any answer.
 NO_EARLIER_ANSWER = "there's no earlier answer to refer to yet — describe a movie first"
 
-_ORDINALS = {
+ORDINALS = {
+    # Ordinal words of "more like the second one" (shared with the chat's turn reading).
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
     "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8,
     "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "last": -1,
 }  # fmt: skip
-_ORDINAL_RE = re.compile(
+ORDINAL_RE = re.compile(
     r"\b(?:(?:more\s+)?(?:like|than|similar to)\s+)?(?:the\s+)?"
-    rf"(?:(?P<word>{'|'.join(_ORDINALS)})(?:\s+(?:one|movie|film|result|pick|suggestion))?"
+    rf"(?:(?P<word>{'|'.join(ORDINALS)})(?:\s+(?:one|movie|film|result|pick|suggestion))?"
     r"|(?:#|number\s*|no\.\s*|num\s*)(?P<num>\d{1,2})(?:\s+(?:one|movie|film))?)\b",
     re.I,
 )
-_OLDER_RE = re.compile(
+OLDER_RE = re.compile(
     r"\b(?:something\s+|anything\s+|a\s+bit\s+|bit\s+|even\s+|much\s+)?"
     r"(?:older|earlier|less recent|more dated|older ones?)\b",
     re.I,
 )
-_NEWER_RE = re.compile(
+NEWER_RE = re.compile(
     r"\b(?:something\s+|anything\s+|a\s+bit\s+|bit\s+|even\s+|much\s+)?"
     r"(?:newer|more recent|more modern|later ones?|newer ones?)\b",
     re.I,
@@ -52,7 +53,7 @@ _ORDINAL_FOLLOW_UP = re.compile(
     r"^(?:(?:ok(?:ay)?|and|now|so|but|then|hmm+)[,\s]+)?"
     r"(?:(?:something|anything|movies?|films?|more|even|just|a\s+bit)\s+)*"
     r"(?:(?:like|than|similar\s+to)\s+(?:the\s+)?#\s*\d{1,2}\b"
-    rf"|(?:(?:like|than|similar\s+to)\s+)?the\s+(?:{'|'.join(_ORDINALS)})\s+ones?\b)",
+    rf"|(?:(?:like|than|similar\s+to)\s+)?the\s+(?:{'|'.join(ORDINALS)})\s+ones?\b)",
     re.I,
 )
 # Words allowed around a bare "older"/"newer" that is only a refinement of an earlier answer.
@@ -71,7 +72,7 @@ def follow_up_markers(
     shift: int = 0
     if previous is not None:
         if previous.result_ids:
-            for match in _ORDINAL_RE.finditer(cleaned):
+            for match in ORDINAL_RE.finditer(cleaned):
                 whole = match.group(0).lower()
                 # "the first one" alone is ambiguous in a new request; require "like"/"one"/"#".
                 if not re.search(
@@ -79,7 +80,7 @@ def follow_up_markers(
                 ):
                     continue
                 if match.group("word"):
-                    pos = _ORDINALS[match.group("word").lower()]
+                    pos = ORDINALS[match.group("word").lower()]
                 else:
                     pos = int(match.group("num"))
                 index = len(previous.result_ids) - 1 if pos == -1 else pos - 1
@@ -87,10 +88,10 @@ def follow_up_markers(
                     follow_ref = int(previous.result_ids[index])
                     spans.add(*match.span())
                     break
-        for match in _OLDER_RE.finditer(cleaned):
+        for match in OLDER_RE.finditer(cleaned):
             shift = -1
             spans.add(*match.span())
-        for match in _NEWER_RE.finditer(cleaned):
+        for match in NEWER_RE.finditer(cleaned):
             shift = 1
             spans.add(*match.span())
     return follow_ref, shift
@@ -106,11 +107,11 @@ def needs_earlier_answer(cleaned: str, previous: SearchState | None) -> bool:
         return True
     if previous is not None and previous.query.strip():
         return False  # "older" still shifts the previous request's window
-    if not (_OLDER_RE.search(cleaned) or _NEWER_RE.search(cleaned)):
+    if not (OLDER_RE.search(cleaned) or NEWER_RE.search(cleaned)):
         return False
     if OLD_RE.search(cleaned) or RECENT_RE.search(cleaned):
         return False  # "older movies", "more recent": a request of their own
-    rest = _NEWER_RE.sub(" ", _OLDER_RE.sub(" ", cleaned)).lower()
+    rest = NEWER_RE.sub(" ", OLDER_RE.sub(" ", cleaned)).lower()
     return all(word in _BARE_SHIFT_WORDS for word in re.findall(r"[\w']+", rest))
 
 

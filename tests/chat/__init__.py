@@ -1,0 +1,1 @@
+"""Tests of the everyday chat (core.chat) and its evaluation (core.evaluation.chat)."""
