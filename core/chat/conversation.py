@@ -66,15 +66,19 @@ class Chat:
         user_id: int | None = None,
         top: int = 10,
         weights: RankWeights | None = None,
+        clusters: int = 0,
     ) -> ChatAnswer:
-        """Answer one message; ``state`` is not modified (the answer holds the new one)."""
+        """Answer one message; ``state`` is not modified (the answer holds the new one).
+
+        ``clusters > 0`` makes an identification search look only in the genre clusters
+        nearest the request first (:meth:`Engine.search`'s two stages)."""
         started = time.perf_counter()
         engine, ranker = self.engine, self.ranker
         state = ChatState.from_dict(state.to_dict() if isinstance(state, ChatState) else state)
         turn = understand(text, engine.catalog, shown=state.shown)
         kind = turn.kind
         if kind == "identify":
-            answer = _identify(engine, text, state, user_id, top)
+            answer = _identify(engine, text, state, user_id, top, clusters)
         elif kind == "question":
             answer = _question(engine, ranker, turn, state)
         else:
@@ -104,10 +108,10 @@ class Conversation:
 
 
 def _identify(
-    engine: Any, text: str, state: ChatState, user_id: int | None, top: int
+    engine: Any, text: str, state: ChatState, user_id: int | None, top: int, clusters: int = 0
 ) -> ChatAnswer:
     known = user_id if user_id is not None and engine.known_user(user_id) else None
-    found = engine.search(text, user_id=known, top=top)
+    found = engine.search(text, user_id=known, top=top, clusters=clusters)
     state.remember_shown(found.items["movieId"].tolist())
     return ChatAnswer("identify", found.items, found.reply(), [], found.understood, state,
                       list(found.notes))  # fmt: skip

@@ -139,7 +139,10 @@ DARKER_RE = re.compile(r"\b(?:darker|more\s+(?:serious|intense|dark|gritty)|grit
 SEEN_RE = re.compile(
     r"\b(?:(?:i'?ve|i\s+have|ive|already|have)\s+(?:already\s+)?(?:seen|watched)|"
     r"seen\s+(?:it|that|this|them|those|all)|watched\s+(?:it|that|this|them|those)|"
-    r"saw\s+(?:it|that|this|them))\b",
+    r"saw\s+(?:it|that|this|them)|"
+    # "seen the first one", "watched #2": a shown movie by its place in the answer.
+    r"(?:seen|watched|saw)\s+(?:the\s+)?(?:(?:first|second|third|fourth|fifth|sixth|seventh|"
+    r"eighth|ninth|tenth|last)(?:\s+one)?|#\s*\d{1,2}|number\s+\d{1,2}))\b",
     re.I,
 )
 REJECT_RE = re.compile(

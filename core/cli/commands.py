@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 
 from core.cli.output import (
+    clean,
+    print_answer,
     print_table,
     progress_printer,
     rich_build,
@@ -21,7 +23,7 @@ from core.cli.output import (
     terminal,
 )
 from core.config import Settings
-from core.errors import DataError, WorkbenchError
+from core.errors import DataError, EmptyQuery, UnknownUser, WorkbenchError
 
 
 def open_engine(args: argparse.Namespace) -> Any:
@@ -137,36 +139,74 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 def _cmd_search(args: argparse.Namespace) -> int:
     if not args.text and not args.queries:
         raise WorkbenchError("Give a request text or --queries FILE.jsonl.")
+    if args.text is not None and not args.text.strip():
+        raise EmptyQuery()
+    from core.chat import Chat
+
     engine = open_engine(args)
+    if args.user is not None and not engine.known_user(args.user):
+        raise UnknownUser(args.user, engine.catalog.user_ids[:5].tolist())
+    # Each request is the first turn of a conversation, read as the Ask page reads it.
+    chat = Chat(engine)
     if args.queries:
-        if not args.queries.is_file():
-            raise DataError(f"Query file {args.queries} does not exist.")
-        for number, line in enumerate(args.queries.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                text = record["query"]
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise DataError(f'{args.queries}:{number}: expected {{"query": ...}}') from err
-            out: dict[str, Any] = {"query": text}
-            if "id" in record:
-                out["id"] = record["id"]
-            try:
-                answer = engine.search(
-                    text, top=args.top, user_id=args.user, clusters=args.clusters
-                )
-                out["movieIds"] = answer.items["movieId"].tolist()
-            except WorkbenchError as err:
-                out["movieIds"], out["error"] = [], str(err)
-            print(json.dumps(out))
-        return 0
-    answer = engine.search(args.text, top=args.top, user_id=args.user, clusters=args.clusters)
+        return _search_batch(args, chat)
+    answer = chat.respond(args.text, None, args.user, args.top, clusters=args.clusters)
     if not args.json:
-        print(answer.reply())
+        print(clean(answer.reply))
         for note in answer.notes:
-            print(f"note: {note}")
+            print(f"note: {clean(note)}")
+        if answer.suggestions:
+            print("try: " + " | ".join(clean(s) for s in answer.suggestions))
     print_table(answer.items, f"Results for {args.text!r}", use_json=args.json)
+    return 0
+
+
+def _search_batch(args: argparse.Namespace, chat: Any) -> int:
+    """One JSON line per request of ``--queries`` (each a fresh conversation's first turn)."""
+    if not args.queries.is_file():
+        raise DataError(f"Query file {args.queries} does not exist.")
+    for number, line in enumerate(args.queries.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            text = record["query"]
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise DataError(f'{args.queries}:{number}: expected {{"query": ...}}') from err
+        out: dict[str, Any] = {"query": text}
+        if "id" in record:
+            out["id"] = record["id"]
+        try:
+            if not isinstance(text, str) or not text.strip():
+                raise EmptyQuery()
+            answer = chat.respond(text, None, args.user, args.top, clusters=args.clusters)
+            out["movieIds"] = answer.items["movieId"].tolist()
+        except WorkbenchError as err:
+            out["movieIds"], out["error"] = [], str(err)
+        print(json.dumps(out))
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    """A conversation in the terminal: one message a line, the same answers as the Ask page."""
+    from core.chat import Chat, Conversation
+
+    engine = open_engine(args)
+    if args.user is not None and not engine.known_user(args.user):
+        raise UnknownUser(args.user, engine.catalog.user_ids[:5].tolist())
+    conversation = Conversation(Chat(engine), user_id=args.user)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Tell me what you feel like watching (an empty line or Ctrl-D ends).")
+    while True:
+        try:
+            text = input("you> " if interactive else "")
+        except EOFError:
+            break
+        if not text.strip() or text.strip().lower() in ("quit", "exit", "bye"):
+            break
+        answer = conversation.say(text, top=args.top)
+        print_answer(answer, use_json=args.json)
     return 0
 
 
@@ -209,14 +249,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise WorkbenchError(f"Unknown part(s) {unknown}; choose from {', '.join(PARTS)}.")
-    if args.queries is not None and not args.queries.is_file():
-        raise DataError(f"Query file {args.queries} does not exist.")
+    for path in (args.queries, args.requests):
+        if path is not None and not path.is_file():
+            raise DataError(f"File {path} does not exist.")
+    if "chat" in parts and args.requests is None:
+        print("note: no --requests file given, skipping the chat part", file=sys.stderr)
     if "search" in parts and args.queries is None:
         print("note: no --queries file given, skipping the search part", file=sys.stderr)
     if "models" in parts and args.queries is None:
         print("note: no --queries file given, skipping the genre-cluster search", file=sys.stderr)
     sections = run(
-        args.data, Settings(), parts=parts, queries=args.queries,
+        args.data, Settings(), parts=parts, queries=args.queries, requests=args.requests,
         progress=progress_printer(not args.json),
     )  # fmt: skip
     if args.json:
@@ -229,7 +272,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for section in sections.values():
             print(format_section(section), end="\n\n")
     if not args.json and (targets := target_rows(sections)):
-        print("== targets (set for ml-latest-small and the tomt-movies requests)")
+        print("== targets (set for ml-latest-small, the tomt-movies and ReDial requests)")
         for row in targets:
             mark = "met" if row["met"] else "NOT met"
             print(f"{row['measure']:<28} {row['target']:>8}  {row['measured']:.4f}  {mark}"
@@ -287,6 +330,7 @@ COMMANDS = {
     "recommend": _cmd_recommend,
     "similar": _cmd_similar,
     "search": _cmd_search,
+    "chat": _cmd_chat,
     "predict": _cmd_predict,
     "evaluate": _cmd_evaluate,
     "tune-search": _cmd_tune_search,

@@ -6,10 +6,39 @@ Formatting only; the commands that produce the results are :mod:`core.cli.comman
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
 import pandas as pd
+
+#: Control characters (C0 but tab and newline, DEL, C1): an escape sequence from a title or a
+#: query could retitle or recolour the terminal, so nothing printed keeps them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: object) -> str:
+    """``text`` as a string without control characters (safe to print on a terminal)."""
+    return _CONTROL.sub("", str(text))
+
+
+def print_answer(answer: Any, *, use_json: bool) -> None:
+    """One chat answer: what was understood, notes and suggestions, then the movies."""
+    if use_json:
+        records = answer.items.astype(object).where(answer.items.notna(), None)
+        print(json.dumps({"kind": answer.kind, "reply": answer.reply,
+                          "suggestions": answer.suggestions, "understood": answer.understood,
+                          "notes": answer.notes,
+                          "results": records.to_dict(orient="records")}, default=str))  # fmt: skip
+        return
+    print(clean(answer.reply))
+    for note in answer.notes:
+        print(f"note: {clean(note)}")
+    if answer.suggestions:
+        print("try: " + " | ".join(clean(s) for s in answer.suggestions))
+    if len(answer.items):
+        print_table(answer.items, f"{len(answer.items)} movies", use_json=False)
+    print()
 
 
 def progress_printer(enabled: bool) -> Any:
@@ -38,25 +67,28 @@ def print_table(frame: pd.DataFrame, title: str, *, use_json: bool) -> None:
         shown = shown.drop(columns="predicted_rating")
     if sys.stdout.isatty():
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=title, show_lines=False)
+        table = Table(title=escape(clean(title)), show_lines=False)
         for col in shown.columns:
             table.add_column(col, overflow="fold", justify="right" if col != "title" else "left")
         for row in shown.itertuples(index=False):
-            table.add_row(*(fmt(v) for v in row))
+            # Cells are plain text: a "[bold]" in a title must not become Rich markup.
+            table.add_row(*(escape(fmt(v)) for v in row))
         Console().print(table)
     else:
-        print(title)
-        print(shown.to_string(index=False, formatters=formatters(shown)))
+        print(clean(title))
+        print(clean(shown.to_string(index=False, formatters=formatters(shown))))
 
 
 def fmt(value: object) -> str:
+    """A table cell: ``-`` for missing values, two decimals for floats, text cleaned."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "-"
     if isinstance(value, float):
         return f"{value:.2f}"
-    return str(value)
+    return clean(value)
 
 
 def formatters(frame: pd.DataFrame) -> dict[str, Any]:

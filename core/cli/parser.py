@@ -105,7 +105,15 @@ def _answer_commands(sub: Any) -> None:
     add_common(p)
     p.add_argument("--title", required=True, help='e.g. "usual suspects"')
 
-    p = sub.add_parser("search", help="natural-language search")
+    p = sub.add_parser(
+        "chat", help="a conversation in the terminal (one message a line), as on the Ask page"
+    )
+    add_common(p)
+    p.add_argument("--user", type=int, default=None, help="personalise for this user")
+
+    p = sub.add_parser(
+        "search", help="answer a request as the first message of a chat (or a file of them)"
+    )
     add_common(p)
     p.add_argument("text", nargs="?", help='e.g. "90s space adventure, no horror"')
     p.add_argument("--queries", type=Path, help='JSONL file with {"query": ...} per line')
@@ -133,16 +141,23 @@ def _quality_commands(sub: Any) -> None:
     add_common(p, top=False)
     p.add_argument(
         "--parts",
-        default="rating,ranking,search,models",
-        help="comma-separated subset of rating,ranking,search,models (default: all; models = "
-        "two-tower retrieval and rating, cold start, ANN recall, director & cast and TMDB "
-        "metadata in the blend, genre-cluster search)",
+        default="rating,ranking,search,models,chat",
+        help="comma-separated subset of rating,ranking,search,models,chat (default: all; models "
+        "= two-tower retrieval and rating, cold start, ANN recall, director & cast and TMDB "
+        "metadata in the blend, genre-cluster search; chat = the everyday chat on --requests)",
     )
     p.add_argument(
         "--queries",
         type=Path,
         default=None,
         help='JSONL with {"query": ..., "movieId": ...} per line (needed for search)',
+    )
+    p.add_argument(
+        "--requests",
+        type=Path,
+        default=None,
+        help='chat requests, JSONL with {"query": ..., "answers": [movieId, ...], "seeds": '
+        "[...]} per line, as in ReDial-style files (needed for chat)",
     )
 
     p = sub.add_parser(

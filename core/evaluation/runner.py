@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,8 +20,12 @@ from core.evaluation.results import Section, write_section
 from core.evaluation.search import evaluate_search, read_queries
 from core.progress import Progress, no_progress
 
-#: "models": two-tower, cold start, ANN, crew/metadata, genre clusters (core.evaluation.models).
-PARTS = ("rating", "ranking", "search", "models")
+if TYPE_CHECKING:
+    from core.serving.engine import Engine
+
+#: "models": two-tower, cold start, ANN, crew/metadata, genre clusters (core.evaluation.models);
+#: "chat": the everyday chat on ReDial-style requests (core.evaluation.chat).
+PARTS = ("rating", "ranking", "search", "models", "chat")
 
 
 def run(
@@ -29,15 +34,19 @@ def run(
     *,
     parts: Iterable[str] = PARTS,
     queries: Path | None = None,
+    requests: Path | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Section]:
-    """Run the chosen parts on a data set and write each section's JSON next to its artifacts."""
+    """Run the chosen parts on a data set and write each section's JSON next to its artifacts.
+
+    ``queries`` (tip-of-the-tongue requests with one answer) feed the search part; ``requests``
+    (chat requests with liked answers, ReDial style) the chat part."""
     from core.serving.engine import Engine
 
     settings = settings or Settings()
     engine = Engine.open(data, settings, progress=progress)
     catalog = engine.catalog
-    embeddings = np.asarray(engine.scorers["semantic"].embeddings)  # type: ignore[attr-defined]
+    embeddings = np.asarray(engine.semantic.embeddings)
     sections: dict[str, Section] = {}
     parts = list(parts)
     if "rating" in parts:
@@ -62,8 +71,23 @@ def run(
             engine, settings, queries=read_queries(queries) if queries else None,
             progress=progress,
         ))  # fmt: skip
+    if "chat" in parts and requests is not None:
+        sections["chat"] = _chat_part(engine, requests, progress)
     if engine.folder is not None:
         dataset = engine.manifest.dataset if engine.manifest else catalog.name
         for section in sections.values():
             write_section(engine.folder / "evaluation", section, dataset=dataset)
     return sections
+
+
+def _chat_part(engine: Engine, requests: Path, progress: Progress) -> Section:
+    from core.chat import Chat
+    from core.evaluation.chat import chat_section, read_requests
+    from core.search.rerank import file_digest
+
+    progress("chat: answering the requests", 0.0)
+    found, problems = read_requests(requests)
+    section = chat_section(Chat(engine), found, digest=file_digest(requests))
+    if problems:
+        section.chosen["skipped lines"] = problems[:20]
+    return section

@@ -47,6 +47,9 @@ TARGETS: tuple[Target, ...] = (
         "search Recall@10", "search", f"Recall@{K}", 0.30,
         rows=("(product", "full search"),
     ),
+    # The chat on ReDial-style requests (all requests; the first product row is "all").
+    Target("chat Recall@10", "chat", f"Recall@{K}", 0.10, rows=("chat (product)",)),
+    Target("chat Hit@10", "chat", f"Hit@{K}", 0.20, rows=("chat (product)",)),
 )  # fmt: skip
 
 

@@ -157,6 +157,8 @@ CASES: list[tuple[str, bool, str, dict[str, Any]]] = [
     # follow-ups to the last answer
     ("seen it", True, "refine", {"refine": ["seen"]}),
     ("I've already seen that one", True, "refine", {"refine": ["seen"]}),
+    ("seen the first one", True, "refine", {"refine": ["seen"], "ordinal": 1}),
+    ("watched #3 already", True, "refine", {"refine": ["seen"], "ordinal": 3}),
     ("not that one", True, "refine", {"refine": ["reject"]}),
     ("more like #2", True, "refine", {"refine": ["more_like"], "ordinal": 2}),
     ("more like the third one", True, "refine", {"refine": ["more_like"], "ordinal": 3}),

@@ -45,7 +45,9 @@ def test_recommend_similar_search_json(capsys, cli_env):
     code, out, _ = run(capsys, "similar", "--title", "usual suspect", "--json", *cli_env)
     assert code == 0 and "Usual Suspects" in json.loads(out)["title"]
     code, out, _ = run(capsys, "search", "romantic comedy in london", "--top", "5", *cli_env)
-    assert code == 0 and "Understood" in out
+    # The first line says what was understood (the chat's reply), then the movies.
+    first = out.splitlines()[0]
+    assert code == 0 and "Comedy" in first and "Romance" in first and "london" in first
     code, out, _ = run(capsys, "recommend", "--rate", "1=5,2=4.5,9=1", "--top", "2", *cli_env)
     assert code == 0 and "your ratings" in out
 
@@ -152,3 +154,33 @@ def test_rich_tables_on_a_terminal(capsys, cli_env, monkeypatch):
     rich_section(Console(file=buffer, width=100), section)
     text = buffer.getvalue()
     assert "demo" in text and "0.5000" in text and "a protocol" in text and "-" in text
+
+
+def test_search_reads_the_request_as_a_chat_turn(capsys, cli_env):
+    # "Title (year)" is the movie named, not a year filter; it is never recommended back.
+    code, out, _ = run(capsys, "search", "Hi! I loved Alien (1979), what else?", "--json",
+                       *cli_env)  # fmt: skip
+    assert code == 0
+    ids = [row["movieId"] for row in json.loads(out)["results"]]
+    assert ids and 1 not in ids
+
+
+def test_chat_holds_a_conversation_from_standard_input(capsys, cli_env, monkeypatch):
+    import io
+
+    lines = "hi\nI loved Alien (1979)\nseen the first one\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    code, out, _ = run(capsys, "chat", "--json", *cli_env)
+    assert code == 0
+    answers = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert [a["kind"] for a in answers] == ["smalltalk", "recommend", "refine"]
+    assert answers[0]["suggestions"], "a vague turn gets suggestions"
+    first = answers[1]["results"][0]["movieId"]
+    assert first not in [r["movieId"] for r in answers[2]["results"]], "seen it is remembered"
+
+
+def test_printed_text_has_no_control_characters() -> None:
+    from core.cli.output import clean
+
+    assert clean("title\x1b]0;pwned\x07 \x1b[31mred\x1b[0m\x9b") == "title]0;pwned [31mred[0m"
+    assert clean("tab\tand\nnewline") == "tab\tand\nnewline"
