@@ -27,6 +27,7 @@ KNOWN_SECTIONS = {
     "ranking_stratified": "Top-N ranking (stratified split)",
     "ranking_loo": "Top-N ranking (leave last out)",
     "search": "Natural-language search",
+    "chat": "Everyday chat requests (ReDial style)",
     "twotower_ranking_stratified": "Two-tower retrieval vs the blend (stratified split)",
     "twotower_ranking_loo": "Two-tower retrieval vs the blend (leave last out)",
     "twotower_cold_start": "Cold-start movies (never rated in training)",
