@@ -151,13 +151,18 @@ def multiline_records(text: str, delimiter: str = ",") -> list[tuple[int, int]]:
     """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     spans, last = [], 0
+    # A swallowing quote makes one field of up to the whole file; the limit is process-wide.
+    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     try:
         for _ in reader:
             if reader.line_num > last + 1:
                 spans.append((last + 1, reader.line_num - last))
             last = reader.line_num
-    except csv.Error:  # a NUL byte or an over-long field: count the rest as one record
-        spans.append((last + 1, text.count("\n", 0) - last + 1))
+    except csv.Error:  # count the rest of the file as one record
+        lines = text.count("\n") + (not text.endswith("\n"))
+        spans.append((last + 1, lines - last))
+    finally:
+        csv.field_size_limit(limit)
     return spans
 
 

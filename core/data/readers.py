@@ -234,11 +234,13 @@ def _drop_swallowed_rows(
     records = multiline_records(decode_with_fallback(raw)[0], delimiter)
     bad.count -= len(bad.multiline)
     lost = sum(n for _, n in records)
+    if not records:  # not expected: the csv module splits records as pyarrow does
+        multi = pc.sum(swallowed).as_py() if swallowed is not None else 0
+        lost = len(bad.multiline) + (multi or 0)
     report.count(f"{name}_rows_lost_to_unclosed_quote", lost)
-    starts = [line for line, _ in records]
+    where = f" starting at {_at([line for line, _ in records])}" if records else ""
     report.details.append(
-        f"{name}: {lost:,} row{'s' if lost != 1 else ''} lost to an unclosed quote "
-        f"starting at {_at(starts)}"
+        f"{name}: {lost:,} row{'s' if lost != 1 else ''} lost to an unclosed quote{where}"
     )
     if swallowed is not None:
         table = table.filter(pc.invert(swallowed))

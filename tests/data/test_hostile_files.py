@@ -176,3 +176,16 @@ def test_binary_junk_in_ml100k_is_refused(tmp_path, capfd, name):
     with pytest.raises(DataError, match=f"{name} is not a text file"):
         load(folder(tmp_path, files))
     assert capfd.readouterr() == ("", "")
+
+
+def test_unclosed_quote_swallowing_a_large_file_is_counted(tmp_path):
+    # Far beyond the csv module's default 128 KB field limit.
+    lines = "".join(f"1,{1 + i % 12},tag number {i},{i}\n" for i in range(20_000))
+    tags = 'userId,movieId,tag,timestamp\n1,1,ok,1\n1,2,"open,2\n' + lines
+    catalog = load(
+        folder(tmp_path, {"movies.csv": movies_with(), "ratings.csv": RATINGS, "tags.csv": tags})
+    )
+    assert catalog.report.counts["tags.csv_rows_lost_to_unclosed_quote"] == 20_001
+    assert "tags.csv: 20,001 rows lost to an unclosed quote starting at line 3" in (
+        catalog.report.details
+    )
