@@ -301,7 +301,8 @@ def assemble_catalog(
     """Clean and cross-check the parts of a data set and build the :class:`Catalog`."""
     movies = _clean_movies(movies_raw, links_raw, report)
     if movies.empty:
-        raise DataError(f"No usable movies in {report.source}.")
+        found = f" ({'; '.join(report.details)})" if report.details else ""
+        raise DataError(f"No usable movies in {report.source}{found}.")
     movie_ids = movies["movieId"].to_numpy(dtype=np.int32)
     ratings, items = _clean_ratings(ratings_raw, movie_ids, report)
     if ratings.empty:

@@ -189,3 +189,9 @@ def test_unclosed_quote_swallowing_a_large_file_is_counted(tmp_path):
     assert "tags.csv: 20,001 rows lost to an unclosed quote starting at line 3" in (
         catalog.report.details
     )
+
+
+def test_quote_swallowing_every_movie_says_so(tmp_path):
+    movies = HEADER + '1,"Open (1990),Drama\n' + "".join(MOVIE_LINES[1:])
+    with pytest.raises(DataError, match="12 rows lost to an unclosed quote starting at line 2"):
+        load(folder(tmp_path, {"movies.csv": movies, "ratings.csv": RATINGS}))
