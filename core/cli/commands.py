@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.cli.batch import query_lines, read_pairs
 from core.cli.output import (
     clean,
     print_answer,
@@ -22,7 +23,9 @@ from core.cli.output import (
     rich_status,
     terminal,
 )
+from core.cli.parser import INT64_MAX, INT64_MIN
 from core.config import Settings
+from core.data.layouts import rating_step
 from core.errors import DataError, EmptyQuery, UnknownUser, WorkbenchError
 
 
@@ -33,22 +36,35 @@ def open_engine(args: argparse.Namespace) -> Any:
 
 
 def parse_ratings(text: str, scale: tuple[float, float] = (0.5, 5.0)) -> dict[int, float]:
-    """``"1=5,260=4.5"`` as ``{movieId: rating}``, each rating within the catalogue's ``scale``."""
+    """``"1=5,260=4.5"`` as ``{movieId: rating}``, each rating on the catalogue's ``scale`` and
+    step (half stars, or whole stars for ml-100k and ml-1m), as the loader keeps them."""
     low, high = (float(v) for v in scale)
+    step = rating_step(scale)
+    stars = "whole stars" if step == 1 else "half stars"
     ratings: dict[int, float] = {}
     for part in text.split(","):
         if not part.strip():
             continue
+        movie_text, _, rating_text = part.partition("=")
         try:
-            movie, rating = part.split("=")
-            ratings[int(movie)] = float(rating)
+            movie, value = int(movie_text), float(rating_text)
         except ValueError as err:
             raise WorkbenchError(f"Cannot read rating {part!r}; use MOVIEID=RATING,...") from err
-        value = ratings[int(movie)]
+        if not INT64_MIN <= movie <= INT64_MAX:
+            raise WorkbenchError(f"Movie id {movie} in --rate is outside the range of ids.")
         if not (math.isfinite(value) and low <= value <= high):
             raise WorkbenchError(
-                f"Rating {part.strip()!r} is outside this catalogue's scale {low:g}-{high:g}."
+                f"Rating {part.strip()!r} is outside this catalogue's scale {low:g}-{high:g} "
+                f"({stars})."
             )
+        if math.fmod(value, step):
+            raise WorkbenchError(
+                f"Rating {part.strip()!r} is not on this catalogue's scale: {stars} from "
+                f"{low:g} to {high:g}."
+            )
+        if movie in ratings:
+            raise WorkbenchError(f"Movie {movie} is rated twice in --rate.")
+        ratings[movie] = value
     if not ratings:
         raise WorkbenchError("--rate needs at least one MOVIEID=RATING pair.")
     return ratings
@@ -162,28 +178,33 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _search_batch(args: argparse.Namespace, chat: Any) -> int:
-    """One JSON line per request of ``--queries`` (each a fresh conversation's first turn)."""
-    if not args.queries.is_file():
-        raise DataError(f"Query file {args.queries} does not exist.")
-    for number, line in enumerate(args.queries.read_text().splitlines(), 1):
-        if not line.strip():
+    """One JSON answer per good line of ``--queries``; bad lines are named on stderr and make
+    the exit status 2."""
+    bad = 0
+    for number, record, problem in query_lines(args.queries):
+        if record is None:
+            bad += 1
+            print(f"{args.queries}:{number}: {problem}", file=sys.stderr)
             continue
-        try:
-            record = json.loads(line)
-            text = record["query"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise DataError(f'{args.queries}:{number}: expected {{"query": ...}}') from err
-        out: dict[str, Any] = {"query": text}
+        out: dict[str, Any] = {"query": record["query"]}
         if "id" in record:
             out["id"] = record["id"]
         try:
-            if not isinstance(text, str) or not text.strip():
+            text = record["query"]
+            if not text.strip():
                 raise EmptyQuery()
+            # Each request is the first turn of a fresh conversation.
             answer = chat.respond(text, None, args.user, args.top, clusters=args.clusters)
             out["movieIds"] = answer.items["movieId"].tolist()
         except WorkbenchError as err:
             out["movieIds"], out["error"] = [], str(err)
         print(json.dumps(out))
+    if bad:
+        print(
+            f"error: {bad} bad line{'s' if bad != 1 else ''} in {args.queries} skipped",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
@@ -211,20 +232,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    if not args.pairs.is_file():
-        raise DataError(f"Pairs file {args.pairs} does not exist.")
-    try:
-        pairs = pd.read_csv(args.pairs)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"Cannot read {args.pairs}: {err}") from err
-    missing = {"userId", "movieId"} - set(pairs.columns)
-    if missing:
-        raise DataError(f"{args.pairs} needs columns userId,movieId (missing {sorted(missing)}).")
-    pairs = pairs[["userId", "movieId"]].apply(pd.to_numeric, errors="coerce")
-    bad = int(pairs.isna().any(axis=1).sum())
-    if bad:
-        print(f"note: skipped {bad} rows with non-numeric ids", file=sys.stderr)
-    pairs = pairs.dropna().astype("int64")
+    pairs = read_pairs(args.pairs)
     engine = open_engine(args)
     frames = []
     for user, group in pairs.groupby("userId", sort=False):

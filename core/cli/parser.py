@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 def positive_int(text: str) -> int:
     """An argparse type: an integer of at least 1 (``--top 0`` would list nothing)."""
@@ -18,6 +20,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def int64_id(text: str) -> int:
+    """An argparse type: a whole-number id that fits the 64-bit ids of the data."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole-number id, got {text!r}") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is outside the range of ids (64-bit integers)")
     return value
 
 
@@ -86,7 +99,7 @@ def _answer_commands(sub: Any) -> None:
     p = sub.add_parser("recommend", help="personal picks for a user")
     add_common(p)
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--user", type=int, help="user id")
+    who.add_argument("--user", type=int64_id, help="user id")
     who.add_argument("--all-users", action="store_true", help="one JSON line per user")
     who.add_argument(
         "--rate",
@@ -116,8 +129,14 @@ def _answer_commands(sub: Any) -> None:
     )
     add_common(p)
     p.add_argument("text", nargs="?", help='e.g. "90s space adventure, no horror"')
-    p.add_argument("--queries", type=Path, help='JSONL file with {"query": ...} per line')
-    p.add_argument("--user", type=int, default=None, help="re-rank for this user")
+    p.add_argument(
+        "--queries",
+        type=Path,
+        help='JSONL file with {"query": ...} per line (and an optional "id"): one JSON answer '
+        "per good line; each bad line is reported on stderr as FILE:LINE and skipped, and the "
+        "exit status is then 2",
+    )
+    p.add_argument("--user", type=int64_id, default=None, help="re-rank for this user")
     p.add_argument(
         "--clusters",
         type=int,
@@ -130,7 +149,14 @@ def _answer_commands(sub: Any) -> None:
         "predict", help="predicted ratings (stacked SVD + kNN) for (userId, movieId) pairs"
     )
     add_common(p, top=False)
-    p.add_argument("--pairs", type=Path, required=True, help="CSV with userId,movieId columns")
+    p.add_argument(
+        "--pairs",
+        type=Path,
+        required=True,
+        help="CSV with userId,movieId columns of whole-number ids; rows with an empty or "
+        "non-numeric id are skipped with a note, fractional, infinite or out-of-range ids "
+        "are an error naming the line",
+    )
 
 
 def _quality_commands(sub: Any) -> None:

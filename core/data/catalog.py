@@ -97,6 +97,9 @@ class LoadReport:
     counts: dict[str, int] = field(default_factory=dict)
     # Human-readable warnings (missing optional files, columns, separators...).
     warnings: list[str] = field(default_factory=list)
+    # Where rows were lost or repaired, with the first line numbers, e.g.
+    # "movies.csv: 6 rows lost to an unclosed quote starting at line 7".
+    details: list[str] = field(default_factory=list)
     # Text coverage, e.g. {"tmdb": 3850, "plots": 4100, "tags": 1572}.
     text_coverage: dict[str, int] = field(default_factory=dict)
 
@@ -131,6 +134,7 @@ class LoadReport:
             lines.append(f"Movies with text: {cov}")
         for key, value in sorted(self.counts.items()):
             lines.append(f"  {key.replace('_', ' ')}: {value:,}")
+        lines.extend(f"  {d}" for d in self.details)
         lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 

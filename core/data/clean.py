@@ -16,6 +16,11 @@ Report counters (``report.counts``), all "rows" unless said otherwise:
 * ``duplicate_movies_dropped``: repeated movieIds in the movies file; the first is kept.
 * ``movies_without_ratings``, ``movies_without_year``, ``movies_without_title``: kept.
 * ``tags_empty``: blank tags, dropped.
+* ``movies_control_characters`` / ``tags_control_characters``: titles, genres or tags holding
+  NUL or other control characters, kept with those characters removed.
+
+The readers add ``<file>_rows_lost_to_unclosed_quote`` and ``<file>_lines_not_utf8``, and
+``report.details`` names the first offending lines.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from core.data.catalog import (
     LoadReport,
     display_title,
 )
-from core.data.layouts import WHOLE_STAR_SCALE
+from core.data.layouts import rating_step
+from core.data.rawtext import strip_controls
 from core.errors import DataError
 
 _INT32_MIN, _INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
@@ -95,7 +101,10 @@ def _clean_movies(
     raw, movie_ids = raw.iloc[keep], movie_ids[keep]
     n = len(raw)
 
-    title = raw["title"].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+    title, bad_title = strip_controls(raw["title"])
+    genres, bad_genres = strip_controls(raw["genres"])
+    report.count("movies_control_characters", int((bad_title | bad_genres).sum()))
+    title = title.fillna("").str.strip().to_numpy(dtype=object)
     report.count("movies_without_title", int((title == "").sum()))
     shown = [
         display_title(t) if t else f"Untitled (movie {m})"
@@ -103,7 +112,7 @@ def _clean_movies(
     ]
     year = pd.array(raw["year"].to_numpy(), dtype="Int16")
     report.count("movies_without_year", int(pd.isna(year).sum()))
-    genres = raw["genres"].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+    genres = genres.fillna("").str.strip().to_numpy(dtype=object)
 
     columns: dict[str, object] = {}
     for col, dtype in MOVIE_COLUMNS.items():
@@ -149,7 +158,7 @@ def _clean_ratings(
     report.count("ratings_bad_values", int((ok & ~ok_value).sum()))
     ok &= ok_value
     low, high = report.rating_scale
-    step = 1.0 if tuple(report.rating_scale) == WHOLE_STAR_SCALE else 0.5
+    step = rating_step(report.rating_scale)
     with np.errstate(invalid="ignore"):
         in_scale = (rating >= low) & (rating <= high) & (np.mod(rating, step) == 0)
     report.count("ratings_out_of_scale", int((ok & ~in_scale).sum()))
@@ -218,7 +227,9 @@ def _clean_tags(
     movies, ok_movie = _as_ids(raw["movieId"])
     ok = ok_user & ok_movie
     report.count("tags_bad_ids", int((~ok).sum()))
-    text = raw["tag"].astype("string").fillna("").str.strip()
+    text, controls = strip_controls(raw["tag"])
+    report.count("tags_control_characters", int((ok & controls.to_numpy(dtype=bool)).sum()))
+    text = text.fillna("").str.strip()
     blank = (text == "").to_numpy(dtype=bool)
     report.count("tags_empty", int((ok & blank).sum()))
     ok &= ~blank
@@ -290,7 +301,8 @@ def assemble_catalog(
     """Clean and cross-check the parts of a data set and build the :class:`Catalog`."""
     movies = _clean_movies(movies_raw, links_raw, report)
     if movies.empty:
-        raise DataError(f"No usable movies in {report.source}.")
+        found = f" ({'; '.join(report.details)})" if report.details else ""
+        raise DataError(f"No usable movies in {report.source}{found}.")
     movie_ids = movies["movieId"].to_numpy(dtype=np.int32)
     ratings, items = _clean_ratings(ratings_raw, movie_ids, report)
     if ratings.empty:

@@ -81,6 +81,11 @@ def rating_scale(layout: str) -> tuple[float, float]:
     return WHOLE_STAR_SCALE if layout in ("ml-100k", "ml-1m") else HALF_STAR_SCALE
 
 
+def rating_step(scale: tuple[float, float]) -> float:
+    """Smallest difference between two ratings: whole stars on the ml-100k / ml-1m scale."""
+    return 1.0 if tuple(float(v) for v in scale) == WHOLE_STAR_SCALE else 0.5
+
+
 def find_layout(folder: Path) -> tuple[Path, str, list[str]]:
     """The folder holding the data (``folder`` or its one data subfolder), its layout, and
     warnings to report.
