@@ -152,3 +152,16 @@ def test_rich_tables_on_a_terminal(capsys, cli_env, monkeypatch):
     rich_section(Console(file=buffer, width=100), section)
     text = buffer.getvalue()
     assert "demo" in text and "0.5000" in text and "a protocol" in text and "-" in text
+
+
+OSC = "\x1b]0;pwned\x07"  # sets the terminal title
+
+
+def test_search_understood_line_and_error_are_clean(capsys, cli_env) -> None:
+    code = main(["search", f"{OSC}90s \x1b[31mcomedy\x1b[0m", "--top", "3", *cli_env])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Understood" in out
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    code = main(["similar", "--title", f"zzqx{OSC}", *cli_env])
+    out, err = capsys.readouterr()
+    assert code == 2 and "error:" in err and "\x1b" not in out + err and "\x07" not in err
