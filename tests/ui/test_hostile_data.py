@@ -26,7 +26,11 @@ def _poison(data: Path, tmdb: Path) -> None:
     first = movies["movieId"] == 1
     movies.loc[first, "title"] = f"{HOSTILE_TITLE} (1979)"
     movies.loc[first, "genres"] = f"Horror|Sci-Fi|{IMAGE}|{HTML}"
+    movies.loc[movies["movieId"] == 2, "genres"] = f"{IMAGE}|{HTML}"
     movies.to_csv(data / "movies.csv", index=False)
+    ratings = pd.read_csv(data / "ratings.csv")  # user 41's top genre is a hostile one
+    ratings.loc[len(ratings)] = [41, 2, 5.0, 2_000_000]
+    ratings.to_csv(data / "ratings.csv", index=False)
     tags = pd.read_csv(data / "tags.csv")
     tags.loc[len(tags)] = [1, 1, f"space {IMAGE} :red[tag]", 1_000_009]
     tags.to_csv(data / "tags.csv", index=False)
@@ -113,3 +117,14 @@ def test_chat_shows_hostile_answers_and_prompts_as_text() -> None:
     _assert_escaped(at, expect=("!\\[x\\]", "&lt;img", "Alien &lt;script&gt;"))
     at.chat_input[0].set_value(f"{IMAGE} {HTML} :red[x] :material/home: $x$ space horror").run()
     _assert_escaped(at, expect=("!\\[x\\](http\\://127.0.0.1\\:9/genre.png) &lt;img",))
+
+
+def test_for_you_metric_shows_a_hostile_top_genre_as_text() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["user"] = "41"
+    at.run()
+    at.switch_page("pages/for_you.py").run()
+    genre = next(m for m in at.metric if m.label == "Most-watched genre").value
+    assert "!\\[x\\]" in genre or "&lt;img" in genre
+    assert not [bad for bad in FORBIDDEN if bad in genre]
+    _assert_escaped(at, expect=())
