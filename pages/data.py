@@ -44,11 +44,30 @@ with right:
         st.caption(f"Stored in `{engine.folder}`.")
 
 st.markdown("##### Rebuild")
+running = app.build_running(app.data_arg())
+if running:
+    st.info(
+        "A build of this data set is running (started here by another visitor or from a "
+        "shell). Reload this page when it has finished to see the new models.",
+        icon=":material/hourglass_top:",
+    )
+allowed = app.rebuild_allowed()
+if not allowed:
+    st.caption(
+        f"Rebuilding from the app is off. Start the app with `{app.REBUILD_ENV}=1` to allow it, "
+        "or rebuild from a shell: `python -m core build`."
+    )
 force = st.checkbox(
     "Rebuild everything (otherwise only what the data or settings changed)",
     key=state.FORCE_REBUILD_KEY,
+    disabled=not allowed or running,
 )
-if st.button("Rebuild the models", icon=":material/build:", type="primary"):
+if st.button(
+    "Rebuild the models",
+    icon=":material/build:",
+    type="primary",
+    disabled=not allowed or running,
+):
     bar = st.progress(0.0, text="Starting")
     result = app.attempt(
         app.rebuild, app.data_arg(), force=force, progress=app.progress_bar_callback(bar)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import app, cached, charts, movies, sidebar, state
-from ui.format import stars, weights_text
+from ui.format import escape_md, stars, weights_text
 
 NEWCOMER = "New here: rate a few movies"
 
@@ -79,7 +79,7 @@ else:
     a.metric("User", f"#{user}", border=True)
     b.metric("Movies rated", f"{facts['n_ratings']:,}", border=True)
     c.metric("Their average rating", stars(facts["mean_rating"]), border=True)
-    d.metric("Most-watched genre", facts["top_genre"], border=True)
+    d.metric("Most-watched genre", escape_md(facts["top_genre"]), border=True)  # value is Markdown
     picks = app.attempt(cached.recommend, key, engine, int(user), (), weights, filters, model=model)
 
 if picks is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import app, cached, movies, sidebar, state
+from ui.format import escape_md
 
 engine = app.engine_or_stop()
 key = app.engine_key(engine)
@@ -29,7 +30,9 @@ if match is None:
 
 others = [m.title for m in movies.title_suggestions(engine, text) if m.movie_id != match.movie_id]
 if others:
-    with st.expander(f"Not *{match.title}*? Other matches", icon=":material/swap_horiz:"):
+    with st.expander(
+        f"Not *{escape_md(match.title)}*? Other matches", icon=":material/swap_horiz:"
+    ):
         movies.suggestion_buttons(others[:4], key_prefix="other")
 
 movies.anchor_card(engine, match.movie_id)

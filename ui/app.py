@@ -21,12 +21,15 @@ from core.errors import UnknownTitle, WorkbenchError
 from core.progress import Progress
 from core.serving.engine import Engine
 from core.serving.staleness import check
-from ui.format import age_text
+from ui.format import age_text, escape_md
 
 T = TypeVar("T")
 
 #: Environment variable naming the data folder (unset or "builtin" = the built-in snapshot).
 DATA_ENV = "MOVIE_DATA"
+#: Environment variable that lets visitors rebuild from the Data page ("1"; off otherwise):
+#: a rebuild takes minutes of CPU and memory, and anyone who can open the app can click it.
+REBUILD_ENV = "MOVIE_ALLOW_REBUILD"
 #: Seconds a cached frame lives; artifacts change only through a rebuild (which clears caches).
 CACHE_TTL = 3600
 #: How many movies a chat answer and a pick list show.
@@ -47,13 +50,13 @@ def attempt(func: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     except UnknownTitle:
         raise  # pages show its suggestions as buttons
     except WorkbenchError as err:
-        st.info(str(err), icon=":material/info:")
+        st.info(escape_md(str(err)), icon=":material/info:")
         return None
 
 
 def show_notes(notes: Iterable[str], *, empty: bool = False) -> None:
     """Scorer and blend notes: captions, and for an empty result a warning saying why."""
-    notes = [n for n in dict.fromkeys(notes) if n]
+    notes = [escape_md(n) for n in dict.fromkeys(notes) if n]
     if empty:
         # The blend's own explanation comes last; the scorers' remarks before it are context.
         reason = notes.pop() if notes else "Nothing matches; loosen the filters."
@@ -162,7 +165,7 @@ def engine_or_stop() -> Engine:
     try:
         return get_engine()
     except WorkbenchError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(escape_md(str(err)), icon=":material/error:")
         st.caption(
             f"Check `{DATA_ENV}` (now: `{data_arg() or 'builtin'}`) or build from a shell: "
             "`python -m core build`."
@@ -178,13 +181,29 @@ def engine_key(engine: Engine) -> str:
     return f"engine-{id(engine)}"
 
 
+def rebuild_allowed() -> bool:
+    """Whether the Data page may start a rebuild (``MOVIE_ALLOW_REBUILD=1``)."""
+    return os.environ.get(REBUILD_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_running(data: str | None) -> bool:
+    """Whether a build of ``data`` runs now: in this server, another one or a shell."""
+    from core.serving.build import build_running as lock_held
+
+    return lock_held(data)
+
+
 def rebuild(data: str | None, *, force: bool, progress: Progress) -> Any:
-    """Rebuild the artifacts of ``data``, then drop every cached engine and data frame."""
+    """Rebuild the artifacts of ``data`` (one build at a time: the build's lock), then drop
+    the cached engines and frames when anything was rebuilt."""
     from core.serving.build import build
 
+    if not rebuild_allowed():
+        raise WorkbenchError(f"Rebuilding from the app is off; set {REBUILD_ENV}=1 to allow it.")
     result = build(data, force=force, progress=progress)
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    if result.built:
+        st.cache_resource.clear()
+        st.cache_data.clear()
     return result
 
 

@@ -136,12 +136,12 @@ def render_chat_message(message: Mapping[str, Any]) -> None:
         if role == "user":
             st.markdown(escape_md(message.get("content", "")))
             return
-        st.markdown(message.get("content", ""))
+        st.markdown(escape_md(message.get("content", "")))
         understood = message.get("understood") or []
         if understood:
             st.markdown(" ".join(f":orange-badge[{escape_md(u)}]" for u in understood))
         for note in message.get("notes") or []:
-            st.caption(note)
+            st.caption(escape_md(note))
         results = message.get("results") or []
         for rank, row in enumerate(results, 1):
             _movie_entry(rank, row, show_predicted=message.get("user") is not None)
@@ -155,7 +155,7 @@ def _movie_entry(rank: int, row: Mapping[str, Any], *, show_predicted: bool) -> 
     title = escape_md(str(row.get("title", "")))
     year = year_text(row.get("year"))
     head = f"**{rank}. {title}**" + (f" ({year})" if year else "")
-    facts = [genres_text(row.get("genres"))]
+    facts = [escape_md(genres_text(row.get("genres")))]
     if show_predicted and row.get("predicted_rating") is not None:
         facts.append(f"**{stars(row['predicted_rating'])}** predicted for you")
     elif row.get("mean_rating") is not None and row.get("n_ratings"):

@@ -5,6 +5,7 @@ escaping, and the signals' labels, help and colours. Pure functions; no widgets,
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,15 +116,36 @@ def people_list(value: Any) -> list[str]:
     return [v.strip() for v in str(value).split("|") if v.strip()]
 
 
-def escape_md(text: str) -> str:
-    """``text`` with Markdown/LaTeX specials escaped, for titles and user text in Markdown.
+# Characters Markdown, GitHub tables and Streamlit's maths give a meaning anywhere in a line; a
+# backslash makes each one literal (CommonMark escapes any ASCII punctuation). HTML's three
+# become entities instead, so no "<img" or "<script" is left in the source at all.
+_MD_SPECIALS = re.compile(r"([\\`*_\[\]|~$#])")
+_HTML_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+# Streamlit directives (``:red[x]``, ``:material/home:``) and emoji shortcodes start with a
+# colon followed by a name; "Alien: Resurrection" (colon, space) stays as it is.
+_DIRECTIVE_COLON = re.compile(r":(?=[A-Za-z0-9_/+-])")
+# Markers that start a block only at the beginning of a line: list items, numbered items,
+# setext underlines. Escape them there; elsewhere they are ordinary text.
+_BLOCK_START = re.compile(r"^([-+=])|^(\d+)([.)])")
+# C0 and C1 controls, DEL, and the bidirectional overrides that reorder what a viewer reads.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-    Titles and prompts may contain specials ("$9.99", "*batteries*") that would otherwise
-    render as maths or emphasis.
+
+def escape_md(text: Any) -> str:
+    """``text`` as literal inline Markdown: shown as written, never as a link, image, HTML,
+    maths, emphasis, table, block or Streamlit directive.
+
+    For every catalogue field (titles, genres, tags, overviews, people) and every user or
+    derived string (prompts, reasons, notes, error messages) put into Markdown. Newlines
+    and other whitespace runs become one space (the text is inline); control characters go.
     """
-    for ch in ("\\", "$", "*", "_", "`", "#", "[", "]", "<", ">", "|", "~"):
-        text = text.replace(ch, "\\" + ch)
-    return text
+    text = " ".join(_INVISIBLE.sub(" ", "" if text is None else str(text)).split())
+    text = _MD_SPECIALS.sub(r"\\\1", text)
+    for char, entity in _HTML_ENTITIES:
+        text = text.replace(char, entity)
+    # Streamlit rewrites ":material/" in the source before parsing, escaped colon or not.
+    text = _DIRECTIVE_COLON.sub(r"\\:", text).replace(":material/", ":material\\/")
+    return _BLOCK_START.sub(lambda m: "\\" + m[1] if m[1] else m[2] + "\\" + m[3], text)
 
 
 def escape_md_after_bold(text: str) -> str:

@@ -225,7 +225,7 @@ def rating_grid(engine: Engine, columns: int = 4) -> dict[int, float]:
         with cols[pos % columns].container(border=True, height="stretch"):
             st.markdown(
                 f"**{escape_md(row.title)}**  \n:gray[{year_text(row.year)} · "
-                f"{genres_text(row.genres)}]"
+                f"{escape_md(genres_text(row.genres))}]"
             )
             current = ratings.get(int(row.movieId))
             st.feedback(
@@ -263,7 +263,7 @@ def suggestion_buttons(titles: Iterable[str], *, key_prefix: str) -> None:
     cols = st.columns(min(len(titles), 4))
     for i, title in enumerate(titles):
         cols[i % len(cols)].button(
-            title,
+            escape_md(title),  # a label is Markdown; the callback gets the title as it is
             key=f"{key_prefix}_{i}",
             on_click=state.set_similar_title,
             args=(title,),
@@ -276,13 +276,13 @@ def resolve_title(engine: Engine, text: str) -> Any | None:
     try:
         return engine.find_title(text)
     except UnknownTitle as err:
-        st.info(str(err).split(" Did you mean")[0], icon=":material/search_off:")
+        st.info(escape_md(str(err).split(" Did you mean")[0]), icon=":material/search_off:")
         if err.suggestions:
             st.caption("Did you mean:")
             suggestion_buttons(err.suggestions, key_prefix="suggest")
         return None
     except WorkbenchError as err:
-        st.info(str(err), icon=":material/info:")
+        st.info(escape_md(str(err)), icon=":material/info:")
         return None
 
 
@@ -305,7 +305,7 @@ def anchor_card(engine: Engine, movie_id: int) -> None:
     with st.container(border=True):
         year = year_text(row.get("year"))
         st.markdown(f"### {escape_md(row['display_title'])}" + (f" ({year})" if year else ""))
-        facts = [genres_text(row.get("genres"))]
+        facts = [escape_md(genres_text(row.get("genres")))]
         if row.get("mean_rating") is not None:
             facts.append(f"{stars(row['mean_rating'])} average from {row['n_ratings']:,} ratings")
         if row.get("runtime"):

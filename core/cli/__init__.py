@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from core.cli.commands import COMMANDS
+from core.cli.output import say
 from core.cli.parser import build_parser
 from core.errors import WorkbenchError
 
@@ -25,13 +26,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status = COMMANDS[args.command](args)
     except WorkbenchError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     if args.command in ("build",) and not getattr(args, "json", False):
-        print(f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        say(f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
     return status

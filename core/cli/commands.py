@@ -14,13 +14,13 @@ import pandas as pd
 
 from core.cli.batch import query_lines, read_pairs
 from core.cli.output import (
-    clean,
     print_answer,
     print_table,
     progress_printer,
     rich_build,
     rich_section,
     rich_status,
+    say,
     terminal,
 )
 from core.cli.parser import INT64_MAX, INT64_MIN
@@ -82,7 +82,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         spark_master=args.spark_master,
     )
     if args.json:
-        print(
+        say(
             json.dumps(
                 {
                     "dataset": result.dataset,
@@ -99,12 +99,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         rich_build(console, result)
         return 0
     if result.report:
-        print(result.report.summary())
+        say(result.report.summary())
     for name, seconds in result.built.items():
-        print(f"built {name:<11} {seconds:7.2f} s")
+        say(f"built {name:<11} {seconds:7.2f} s")
     if result.reused:
-        print(f"up to date: {', '.join(result.reused)}")
-    print(f"total {result.seconds:.2f} s  ->  artifacts/{result.dataset}")
+        say(f"up to date: {', '.join(result.reused)}")
+    say(f"total {result.seconds:.2f} s  ->  artifacts/{result.dataset}")
     return 0
 
 
@@ -113,14 +113,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     status = check(args.data, Settings())
     if args.json:
-        print(json.dumps({"dataset": status.dataset, "fresh": status.fresh, "stale": status.stale}))
+        say(json.dumps({"dataset": status.dataset, "fresh": status.fresh, "stale": status.stale}))
     elif (console := terminal()) is not None:
         rich_status(console, status)
     else:
-        print(status.describe())
+        say(status.describe())
         if status.manifest:
             age = status.manifest.age_seconds() / 60
-            print(f"built {age:.0f} min ago")
+            say(f"built {age:.0f} min ago")
     return 0 if status.up_to_date else 1
 
 
@@ -132,14 +132,14 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.all_users:
         for user in engine.catalog.user_ids.tolist():
             picks = engine.recommend(int(user), filters=filters, top=args.top, model=args.model)
-            print(json.dumps({"userId": int(user), "movieIds": picks.items["movieId"].tolist()}))
+            say(json.dumps({"userId": int(user), "movieIds": picks.items["movieId"].tolist()}))
         return 0
     scale = engine.catalog.report.rating_scale
     ratings = parse_ratings(args.rate, scale) if args.rate else None
     result = engine.recommend(args.user, ratings, filters=filters, top=args.top, model=args.model)
     who = f"user {args.user}" if args.user is not None else "your ratings"
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        say(f"note: {note}", file=sys.stderr)
     print_table(result.items, f"Picks for {who}", use_json=args.json)
     return 0
 
@@ -168,11 +168,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
         return _search_batch(args, chat)
     answer = chat.respond(args.text, None, args.user, args.top, clusters=args.clusters)
     if not args.json:
-        print(clean(answer.reply))
+        say(answer.reply)
         for note in answer.notes:
-            print(f"note: {clean(note)}")
+            say(f"note: {note}")
         if answer.suggestions:
-            print("try: " + " | ".join(clean(s) for s in answer.suggestions))
+            say("try: " + " | ".join(answer.suggestions))
     print_table(answer.items, f"Results for {args.text!r}", use_json=args.json)
     return 0
 
@@ -184,7 +184,7 @@ def _search_batch(args: argparse.Namespace, chat: Any) -> int:
     for number, record, problem in query_lines(args.queries):
         if record is None:
             bad += 1
-            print(f"{args.queries}:{number}: {problem}", file=sys.stderr)
+            say(f"{args.queries}:{number}: {problem}", file=sys.stderr)
             continue
         out: dict[str, Any] = {"query": record["query"]}
         if "id" in record:
@@ -198,9 +198,9 @@ def _search_batch(args: argparse.Namespace, chat: Any) -> int:
             out["movieIds"] = answer.items["movieId"].tolist()
         except WorkbenchError as err:
             out["movieIds"], out["error"] = [], str(err)
-        print(json.dumps(out))
+        say(json.dumps(out))
     if bad:
-        print(
+        say(
             f"error: {bad} bad line{'s' if bad != 1 else ''} in {args.queries} skipped",
             file=sys.stderr,
         )
@@ -218,7 +218,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     conversation = Conversation(Chat(engine), user_id=args.user)
     interactive = sys.stdin.isatty()
     if interactive:
-        print("Tell me what you feel like watching (an empty line or Ctrl-D ends).")
+        say("Tell me what you feel like watching (an empty line or Ctrl-D ends).")
     while True:
         try:
             text = input("you> " if interactive else "")
@@ -242,9 +242,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if args.json:
         for record in result.to_dict(orient="records"):
-            print(json.dumps(record, default=str))
+            say(json.dumps(record, default=str))
     else:
-        print(result.to_string(index=False))
+        say(result.to_string(index=False))
     return 0
 
 
@@ -261,29 +261,29 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if path is not None and not path.is_file():
             raise DataError(f"File {path} does not exist.")
     if "chat" in parts and args.requests is None:
-        print("note: no --requests file given, skipping the chat part", file=sys.stderr)
+        say("note: no --requests file given, skipping the chat part", file=sys.stderr)
     if "search" in parts and args.queries is None:
-        print("note: no --queries file given, skipping the search part", file=sys.stderr)
+        say("note: no --queries file given, skipping the search part", file=sys.stderr)
     if "models" in parts and args.queries is None:
-        print("note: no --queries file given, skipping the genre-cluster search", file=sys.stderr)
+        say("note: no --queries file given, skipping the genre-cluster search", file=sys.stderr)
     sections = run(
         args.data, Settings(), parts=parts, queries=args.queries, requests=args.requests,
         progress=progress_printer(not args.json),
     )  # fmt: skip
     if args.json:
         payload = {name: s.to_dict() for name, s in sections.items()}
-        print(json.dumps({**payload, "targets": target_rows(sections)}, default=float))
+        say(json.dumps({**payload, "targets": target_rows(sections)}, default=float))
     elif (console := terminal()) is not None:
         for section in sections.values():
             rich_section(console, section)
     else:
         for section in sections.values():
-            print(format_section(section), end="\n\n")
+            say(format_section(section), end="\n\n")
     if not args.json and (targets := target_rows(sections)):
-        print("== targets (set for ml-latest-small, the tomt-movies and ReDial requests)")
+        say("== targets (set for ml-latest-small, the tomt-movies and ReDial requests)")
         for row in targets:
             mark = "met" if row["met"] else "NOT met"
-            print(f"{row['measure']:<28} {row['target']:>8}  {row['measured']:.4f}  {mark}"
+            say(f"{row['measure']:<28} {row['target']:>8}  {row['measured']:.4f}  {mark}"
                   f"  ({row['row']})")  # fmt: skip
     return 0
 
@@ -312,12 +312,12 @@ def _cmd_tune_search(args: argparse.Namespace) -> int:
         payload = {"model": models.reranker.to_dict(), "search": section.to_dict()}
         if models.adapter is not None:
             payload["adapter"] = models.adapter.trained_on
-        print(json.dumps(payload, default=float))
+        say(json.dumps(payload, default=float))
     else:
-        print(format_section(section))
-        print(f"re-ranker written to {out}")
+        say(format_section(section))
+        say(f"re-ranker written to {out}")
         if models.adapter is not None:
-            print(f"adapter written to {adapter_out}")
+            say(f"adapter written to {adapter_out}")
     return 0
 
 
@@ -328,7 +328,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         args.out, users=args.users, movies=args.movies, ratings=args.ratings, tags=args.tags,
         seed=args.seed, progress=progress_printer(not args.json),
     )  # fmt: skip
-    print(json.dumps(summary.to_dict()) if args.json else summary.line())
+    say(json.dumps(summary.to_dict()) if args.json else summary.line())
     return 0
 
 

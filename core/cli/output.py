@@ -12,14 +12,30 @@ from typing import Any
 
 import pandas as pd
 
-#: Control characters (C0 but tab and newline, DEL, C1): an escape sequence from a title or a
-#: query could retitle or recolour the terminal, so nothing printed keeps them.
+# Terminal escape sequences (CSI "ESC [ ... letter", OSC "ESC ] ... BEL or ESC \\", any other
+# "ESC x"), then the C0 controls but tab and newline, DEL and the C1 controls. A title, tag
+# or query holding them could retitle the terminal, recolour it or rewrite earlier lines.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean(text: object) -> str:
-    """``text`` as a string without control characters (safe to print on a terminal)."""
-    return _CONTROL.sub("", str(text))
+    """``text`` with every terminal escape sequence and control character removed."""
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", str(text)))
+
+
+def say(*values: object, file: Any = None, end: str = "\n", flush: bool = False) -> None:
+    """``print`` for everything the command line shows: control characters removed."""
+    print(clean(" ".join(str(v) for v in values)), file=file, end=end, flush=flush)
+
+
+def plain(value: object) -> Any:
+    """A rich ``Text`` of ``value``, cleaned: shown as written, never read as rich markup."""
+    from rich.text import Text
+
+    return Text(clean(value))
 
 
 def print_answer(answer: Any, *, use_json: bool) -> None:
@@ -31,14 +47,14 @@ def print_answer(answer: Any, *, use_json: bool) -> None:
                           "notes": answer.notes,
                           "results": records.to_dict(orient="records")}, default=str))  # fmt: skip
         return
-    print(clean(answer.reply))
+    say(answer.reply)
     for note in answer.notes:
-        print(f"note: {clean(note)}")
+        say(f"note: {note}")
     if answer.suggestions:
-        print("try: " + " | ".join(clean(s) for s in answer.suggestions))
+        say("try: " + " | ".join(answer.suggestions))
     if len(answer.items):
         print_table(answer.items, f"{len(answer.items)} movies", use_json=False)
-    print()
+    say()
 
 
 def progress_printer(enabled: bool) -> Any:
@@ -46,16 +62,16 @@ def progress_printer(enabled: bool) -> Any:
 
     def show(message: str, fraction: float) -> None:
         if enabled and message != last[0]:
-            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+            say(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
             last[0] = message
 
     return show
 
 
 def print_table(frame: pd.DataFrame, title: str, *, use_json: bool) -> None:
-    if use_json:
+    if use_json:  # json.dumps writes control characters as \\u escapes
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-        print(json.dumps({"title": title, "results": records}, default=str))
+        say(json.dumps({"title": title, "results": records}, default=str))
         return
     columns = [
         c
@@ -67,19 +83,17 @@ def print_table(frame: pd.DataFrame, title: str, *, use_json: bool) -> None:
         shown = shown.drop(columns="predicted_rating")
     if sys.stdout.isatty():
         from rich.console import Console
-        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=escape(clean(title)), show_lines=False)
+        table = Table(title=plain(title), show_lines=False)
         for col in shown.columns:
             table.add_column(col, overflow="fold", justify="right" if col != "title" else "left")
         for row in shown.itertuples(index=False):
-            # Cells are plain text: a "[bold]" in a title must not become Rich markup.
-            table.add_row(*(escape(fmt(v)) for v in row))
+            table.add_row(*(plain(fmt(v)) for v in row))
         Console().print(table)
     else:
-        print(clean(title))
-        print(clean(shown.to_string(index=False, formatters=formatters(shown))))
+        say(title)
+        say(shown.to_string(index=False, formatters=formatters(shown)))
 
 
 def fmt(value: object) -> str:
@@ -111,33 +125,33 @@ def rich_build(console: Any, result: Any) -> None:
     from rich.text import Text
 
     if result.report:
-        console.print(Panel(Text(result.report.summary()), title="Load report", expand=False))
-    table = Table(title=f"Artifacts of {result.dataset}")
+        console.print(Panel(plain(result.report.summary()), title="Load report", expand=False))
+    table = Table(title=plain(f"Artifacts of {result.dataset}"))
     table.add_column("component")
     table.add_column("state")
     table.add_column("seconds", justify="right")
     for name, seconds in result.built.items():
-        table.add_row(name, "[green]built[/]", f"{seconds:.2f}")
+        table.add_row(name, Text("built", style="green"), f"{seconds:.2f}")
     for name in result.reused:
         table.add_row(name, "up to date", "-")
     console.print(table)
-    console.print(f"total {result.seconds:.2f} s  ->  artifacts/{result.dataset}")
+    console.print(plain(f"total {result.seconds:.2f} s  ->  artifacts/{result.dataset}"))
 
 
 def rich_status(console: Any, status: Any) -> None:
     from rich.table import Table
 
     age = f"built {status.manifest.age_seconds() / 60:.0f} min ago" if status.manifest else None
-    table = Table(title=f"Artifacts of {status.dataset}", caption=age)
+    table = Table(title=plain(f"Artifacts of {status.dataset}"), caption=age)
     table.add_column("component")
     table.add_column("state")
     table.add_column("why", overflow="fold")
     for name in status.fresh:
         table.add_row(name, "[green]fresh[/]", "")
     for name, why in status.stale.items():
-        table.add_row(name, "[yellow]stale[/]", why)
+        table.add_row(name, "[yellow]stale[/]", plain(why))
     console.print(table)
-    console.print(status.describe().splitlines()[0])
+    console.print(plain(status.describe().splitlines()[0]))
 
 
 def rich_section(console: Any, section: Any) -> None:
@@ -148,13 +162,13 @@ def rich_section(console: Any, section: Any) -> None:
     columns: list[str] = []
     for row in section.rows:
         columns.extend(c for c in row if c not in columns)
-    table = Table(title=f"{section.name} ({section.seconds:.0f} s)", title_justify="left")
+    table = Table(title=plain(f"{section.name} ({section.seconds:.0f} s)"), title_justify="left")
     for column in columns:
         numeric = any(isinstance(r.get(column), int | float) for r in section.rows)
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        table.add_column(plain(column), justify="right" if numeric else "left", overflow="fold")
     for row in section.rows:
-        table.add_row(*(metric(row.get(c)) for c in columns))
-    console.print(Text(section.protocol, style="dim"))
+        table.add_row(*(plain(metric(row.get(c))) for c in columns))
+    console.print(Text(clean(section.protocol), style="dim"))
     console.print(table)
     if section.chosen:
         console.print(Text("chosen: " + json.dumps(section.chosen, default=str), style="dim"))

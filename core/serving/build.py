@@ -3,14 +3,22 @@
 ``build(data)`` reads the data folder into a catalogue, fits each stale component of
 :data:`core.signals.registry.COMPONENTS` in order and swaps the new folder in atomically. It
 only builds and records; loading and answering requests is :mod:`core.serving.engine`.
+
+One build per data set at a time: ``build`` holds ``artifacts/<dataset>.lock`` (an OS file
+lock, so it also covers other processes: the CLI, other app servers). A second build waits
+for the first, then finds its components fresh and reuses them instead of fitting them again.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from core.config import Settings
 from core.data.catalog import Catalog, LoadReport
@@ -23,7 +31,14 @@ from core.serving.artifacts import (
     clean_stale_temporaries,
     library_versions,
 )
-from core.serving.staleness import Staleness, check, component_keys, data_fingerprint, resolve_data
+from core.serving.staleness import (
+    Staleness,
+    check,
+    component_keys,
+    data_fingerprint,
+    dataset_id,
+    resolve_data,
+)
 from core.signals.registry import COMPONENTS, BuildContext, Component, dependants
 
 #: Training engines of ``build(engine=...)``; Spark trains the registry's ``spark`` components.
@@ -58,18 +73,68 @@ def build(
     trains the ALS "collab" ranker and the "popularity" aggregates with Apache Spark on
     ``spark_master`` (:mod:`core.serving.spark`); the artifacts are served the same way.
     """
-    started = time.perf_counter()
     settings = settings or Settings()
     progress = progress or no_progress
     resolved = resolve_data(data)
+    if engine not in ENGINES:
+        raise WorkbenchError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
+    with build_lock(lock_path(resolved, settings), progress):
+        return _build(resolved, settings, force, rebuild, progress, engine, spark_master)
+
+
+def lock_path(data: str | Path | None, settings: Settings | None = None) -> Path:
+    """The lock file a build of ``data`` holds: ``artifacts/<dataset>.lock``."""
+    settings = settings or Settings()
+    return settings.artifacts_dir / f"{dataset_id(resolve_data(data))}.lock"
+
+
+@contextmanager
+def build_lock(path: Path, progress: Progress = no_progress) -> Iterator[None]:
+    """Hold the build lock at ``path``; while another build holds it, say so and wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        progress("Waiting for another build of this data set to finish", 0.0)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def build_running(data: str | Path | None = None, settings: Settings | None = None) -> bool:
+    """Whether a build of ``data`` (in this process or another) holds its lock right now."""
+    path = lock_path(data, settings)
+    if not path.exists():
+        return False
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def _build(
+    resolved: str,
+    settings: Settings,
+    force: bool,
+    rebuild: frozenset[str] | set[str],
+    progress: Progress,
+    engine: str,
+    spark_master: str,
+) -> BuildResult:
+    """The build itself, under the lock: only now is what is stale decided."""
+    started = time.perf_counter()
     clean_stale_temporaries(settings.artifacts_dir)
     if settings.use_tmdb or settings.use_plots:
         from core.data.sources import ensure_sources
 
         progress("Fetching offline movie text (TMDB, plots)", 0.01)
         ensure_sources(settings)
-    if engine not in ENGINES:
-        raise WorkbenchError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
     status = check(resolved, settings, engine=engine)
     result = BuildResult(status.dataset)
     todo = _todo(status, force, rebuild)

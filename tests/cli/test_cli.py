@@ -170,8 +170,14 @@ def test_chat_holds_a_conversation_from_standard_input(capsys, cli_env, monkeypa
     assert first not in [r["movieId"] for r in answers[2]["results"]], "seen it is remembered"
 
 
-def test_printed_text_has_no_control_characters() -> None:
-    from core.cli.output import clean
+OSC = "\x1b]0;pwned\x07"  # sets the terminal title
 
-    assert clean("title\x1b]0;pwned\x07 \x1b[31mred\x1b[0m\x9b") == "title]0;pwned [31mred[0m"
-    assert clean("tab\tand\nnewline") == "tab\tand\nnewline"
+
+def test_search_understood_line_and_error_are_clean(capsys, cli_env) -> None:
+    code = main(["search", f"{OSC}90s \x1b[31mcomedy\x1b[0m", "--top", "3", *cli_env])
+    out, err = capsys.readouterr()
+    assert code == 0 and "comedy" in out.lower()
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    code = main(["similar", "--title", f"zzqx{OSC}", *cli_env])
+    out, err = capsys.readouterr()
+    assert code == 2 and "error:" in err and "\x1b" not in out + err and "\x07" not in err

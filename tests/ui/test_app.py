@@ -7,6 +7,7 @@ served to every test through the app's own cached loader; nothing is downloaded.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -421,8 +422,35 @@ def test_first_start_builds_with_progress(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert assistant_titles(at)
 
 
-def test_data_page_rebuild_button() -> None:
+def test_data_page_rebuild_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOVIE_ALLOW_REBUILD", raising=False)
+    at = app(page="data")
+    button = next(b for b in at.button if b.label == "Rebuild the models")
+    assert button.disabled and "MOVIE_ALLOW_REBUILD=1" in texts(at)
+    # A forged click (the browser cannot click a disabled button) still builds nothing.
+    from core.errors import WorkbenchError
+    from ui import app as ui_app
+
+    with pytest.raises(WorkbenchError, match="MOVIE_ALLOW_REBUILD=1"):
+        ui_app.rebuild(None, force=True, progress=lambda message, fraction: None)
+
+
+def test_data_page_says_when_a_build_is_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.serving.build import build_lock, lock_path
+
+    monkeypatch.setenv("MOVIE_ALLOW_REBUILD", "1")
+    with build_lock(lock_path(os.environ["MOVIE_DATA"])):  # as a shell's `core build` would
+        at = app(page="data")
+        assert any("build of this data set is running" in i.value for i in at.info)
+        assert next(b for b in at.button if b.label == "Rebuild the models").disabled
+    at = app(page="data")
+    assert not at.info
+    assert not next(b for b in at.button if b.label == "Rebuild the models").disabled
+
+
+def test_data_page_rebuild_button(monkeypatch: pytest.MonkeyPatch) -> None:
     # Last: the rebuild clears every cache, so the next run loads the engine again.
+    monkeypatch.setenv("MOVIE_ALLOW_REBUILD", "1")
     at = app(page="data")
     next(b for b in at.button if b.label == "Rebuild the models").click().run()
     assert_clean(at)
