@@ -226,8 +226,9 @@ def test_first_answer_and_every_page(server: Server, browser_context: object) ->
     second = answer_titles(page, 3)
     assert second and first[0] not in second, (first, second)
     assert "The Matrix" not in second, "the liked movie is still remembered"
-    page.locator(MESSAGE).nth(2).scroll_into_view_if_needed()
-    screenshot(page, "chat", height=2000, doc=True)
+    # From the page's title down: the first answer, the follow-up and the start of its answer.
+    page.locator("h1").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    screenshot(page, "chat", height=2300, doc=True)
 
     open_page(page, "For you")
     assert_no_exception(page, "For you (no user)")
