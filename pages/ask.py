@@ -1,40 +1,32 @@
-"""Ask: the chat landing page. Describe a movie, refine with follow-ups ("older", "no horror")."""
+"""Ask: the chat landing page. An everyday conversation about what to watch; each answer
+remembers the earlier turns ("seen it", "something lighter")."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import app, chat, sidebar, state
+from ui import app, chat, sidebar
 
 engine = app.engine_or_stop()
 user = sidebar.user_picker(engine)
-two_stage = st.sidebar.toggle(
-    "Search the nearest genre clusters first",
-    key=state.TWO_STAGE_KEY,
-    help=f"Two-stage search: pick the {chat.TWO_STAGE_CLUSTERS} genre clusters closest to your "
-    "words, then search only their movies. Faster on huge catalogues and it says which "
-    "clusters it used; the Evaluation page shows what it costs in recall.",
-)
+conversation = app.get_chat(engine)
 
 head, clear = st.columns([5, 1], vertical_alignment="bottom")
 head.title("What do you feel like watching?")
 clear_slot = clear.empty()  # filled after this run's prompt, which may start the history
 history = chat.chat_history()
 st.caption(
-    "Describe a movie in your own words: genres, decades, a movie it should resemble, what to "
-    "avoid. Follow up to refine: *older*, *no horror*, *more like the second one*."
+    "Chat as you would with a friend: a movie you loved, a genre or decade, who it's for, or "
+    "the story of a movie whose name you forgot. Then follow up: *seen it*, *not that one*, "
+    "*something lighter*, *older*, *more like #2*."
     + (f" Answers are personalised for **user {user}**." if user is not None else "")
 )
 
-prompt = st.chat_input("Describe a movie…") or chat.take_queued_prompt()
+prompt = st.chat_input("Ask for a movie…") or chat.take_queued_prompt()
 if prompt:
     history.append(chat.user_message(prompt))
     with st.spinner("Looking through the catalogue…"):
-        history.append(
-            chat.answer_prompt(
-                engine, prompt, user, clusters=chat.TWO_STAGE_CLUSTERS if two_stage else 0
-            )
-        )
+        history.append(chat.answer_prompt(conversation, prompt, user))
 
 clear_slot.button(
     "Clear chat",
@@ -56,5 +48,6 @@ if not history:
             width="stretch",
         )
 
-for message in history:
-    chat.render_chat_message(message)
+last = len(history) - 1
+for number, message in enumerate(history):
+    chat.render_chat_message(message, number, latest=number == last)

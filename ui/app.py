@@ -1,5 +1,6 @@
-"""The app's engine lifecycle: one cached engine per data set, the first-start build with a
-progress bar, rebuilds, the error guard and the Data page's summaries. No page layout here.
+"""The app's engine lifecycle: one cached engine per data set (and the chat kept beside it),
+the first-start build with a progress bar, rebuilds, the error guard and the Data page's
+summaries. No page layout here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
+from core.chat import Chat
 from core.config import BUILTIN_DATA
 from core.errors import UnknownTitle, WorkbenchError
 from core.progress import Progress
@@ -78,6 +80,7 @@ class _EngineSlot:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     engine: Engine | None = None
+    chat: Chat | None = None  # the Ask page's chat of this engine (its ranker is built once)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -101,6 +104,22 @@ def get_engine(data: str | None = None) -> Engine:
             if slot.engine is None:
                 slot.engine = _open_engine(data)
     return slot.engine
+
+
+def get_chat(engine: Engine) -> Chat:
+    """The everyday chat of ``engine``, built once and kept beside it in the engine's slot.
+
+    Its ranker takes a few hundred ms to build on a full catalogue; a rebuild clears the slot
+    and so the chat with it. An engine that is not the slot's gets a chat of its own.
+    """
+    slot = _engine_slot(data_arg(), os.environ.get("MOVIE_ARTIFACTS", ""))
+    if slot.engine is not engine:
+        return Chat(engine)
+    if slot.chat is None:
+        with slot.lock:
+            if slot.chat is None:
+                slot.chat = Chat(engine)
+    return slot.chat
 
 
 def _open_engine(data: str | None) -> Engine:

@@ -1,36 +1,36 @@
-"""The Ask page's conversation: asking the engine with the previous turn's constraints, the
-stored messages and how they are replayed. The search itself is the core's
-(:meth:`Engine.search`); nothing here parses a request.
+"""The Ask page's conversation: each message goes through the core's everyday chat
+(:meth:`core.chat.Chat.respond`), its dialogue state is kept in the session between turns, and
+the stored messages are replayed with their suggestions as buttons. Nothing here parses a
+request.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from core.chat import Chat
 from core.errors import WorkbenchError
 from core.serving.engine import Engine
-from core.serving.results import SearchAnswer
 from ui import state
 from ui.app import TOP_N
 from ui.format import escape_md, genres_text, plain_records, shorten, stars, year_text
 from ui.movies import markdown_links, show_movie_table
 
-#: Genre clusters a two-stage chat search looks in (when the Ask page's switch is on).
-TWO_STAGE_CLUSTERS = 5
 #: Shown to a first-time visitor of the chat; each must work on the built-in data.
 EXAMPLE_PROMPTS: tuple[str, ...] = (
-    "90s space adventure, no horror",
-    "a feel-good romantic comedy set in London",
-    "something like The Usual Suspects but older",
-    "animated movie the whole family will love",
+    "I loved The Matrix, what else?",
+    "any good crime movies from the 90s?",
+    "something funny for family movie night",
+    "a movie where a man lives the same day over and over",
 )
-#: Longest chat message read; the core cuts longer text anyway, the UI says so.
+#: Longest chat message read; longer text is cut and the answer says so.
 MAX_PROMPT_CHARS = 1000
+#: Answer kinds whose reply is a question: their suggestions come right under the reply.
+ASKING_KINDS = ("vague", "smalltalk")
 
 #: Result columns kept in a stored answer (the session holds plain values, not frames).
 RESULT_COLUMNS = (
@@ -52,18 +52,18 @@ chat_history = state.chat_history
 
 
 def clear_chat() -> None:
-    """Forget the conversation and the constraints carried between turns."""
+    """Forget the conversation and the dialogue state carried between turns."""
     st.session_state[state.CHAT_KEY] = []
     st.session_state.pop(state.CHAT_STATE_KEY, None)
 
 
 def queue_prompt(prompt: str) -> None:
-    """Button callback: ask ``prompt`` on the next run (example prompts)."""
+    """Button callback: ask ``prompt`` on the next run (example prompts, suggestions)."""
     st.session_state[state.PENDING_PROMPT_KEY] = prompt
 
 
 def take_queued_prompt() -> str | None:
-    """The prompt an example button queued, once."""
+    """The prompt a button queued, once."""
     return st.session_state.pop(state.PENDING_PROMPT_KEY, None)
 
 
@@ -75,79 +75,106 @@ def user_message(prompt: str) -> dict[str, Any]:
     return {"role": "user", "content": text}
 
 
-def answer_prompt(
-    engine: Engine, prompt: str, user_id: int | None, clusters: int = 0
-) -> dict[str, Any]:
-    """Ask the engine, carrying the previous turn's constraints; returns the assistant message.
+def answer_prompt(chat: Chat, prompt: str, user_id: int | None) -> dict[str, Any]:
+    """Answer ``prompt`` with the session's dialogue state; returns the assistant message.
 
-    ``clusters > 0`` searches only the genre clusters nearest the request (two stages).
-    Never raises for bad input: the core's message becomes the assistant's reply.
+    The new state is stored for the next turn. Never raises for bad input: the core's
+    message becomes the assistant's reply.
     """
-    from core.search.request import SearchState
-
     text = prompt.strip()
     clipped = len(text) > MAX_PROMPT_CHARS
     text = text[:MAX_PROMPT_CHARS]
-    previous = st.session_state.get(state.CHAT_STATE_KEY)
-    search_state = SearchState.from_dict(previous) if previous else None
-    started = time.perf_counter()
     try:
-        answer: SearchAnswer = engine.search(
-            text, state=search_state, user_id=user_id, top=TOP_N, clusters=clusters
+        answer = chat.respond(
+            text, st.session_state.get(state.CHAT_STATE_KEY), user_id=user_id, top=TOP_N
         )
     except WorkbenchError as err:
-        return {"role": "assistant", "content": str(err), "results": [], "understood": []}
-    seconds = time.perf_counter() - started
-    if hasattr(answer.state, "to_dict"):
-        st.session_state[state.CHAT_STATE_KEY] = answer.state.to_dict()
+        return {"role": "assistant", "kind": "error", "content": str(err), "results": []}
+    st.session_state[state.CHAT_STATE_KEY] = answer.state.to_dict()
     notes = list(answer.notes)
     if clipped:
         notes.insert(0, f"I read only the first {MAX_PROMPT_CHARS:,} characters of that.")
-    results = plain_records(answer.items[[c for c in RESULT_COLUMNS if c in answer.items]])
+    items = _with_predictions(chat.engine, answer.items, user_id)
     return {
         "role": "assistant",
-        "content": _reply_text(answer, results, notes),
-        "results": results,
+        "kind": answer.kind,
+        "content": answer.reply.strip(),
+        "results": plain_records(items[[c for c in RESULT_COLUMNS if c in items]]),
         "understood": list(answer.understood),
         "notes": notes,
-        "user": user_id,
-        "seconds": round(seconds, 3),
+        "suggestions": list(answer.suggestions),
+        "user": user_id if user_id is not None and chat.engine.known_user(user_id) else None,
+        "seconds": round(answer.seconds, 3),
     }
 
 
-def _reply_text(answer: SearchAnswer, results: list[dict[str, Any]], notes: list[str]) -> str:
-    """The assistant's sentence; may move the search's own note out of ``notes`` into it."""
-    if results:
-        return answer.reply()
-    if not answer.understood and answer.notes:
-        # Nothing understood ("more like the second one" before any answer): the search's
-        # own note is the reply.
-        first = str(answer.notes[0])
-        notes.remove(first)
-        return first[:1].upper() + first[1:]
-    return answer.reply() + " I found nothing that fits all of it."
+def _with_predictions(engine: Engine, items: pd.DataFrame, user_id: int | None) -> pd.DataFrame:
+    """``items`` with the viewing user's predicted ratings where the answer has none.
+
+    The chat ranks from the conversation; the rating model's prediction is what the page
+    shows a chosen user beside each pick, as the other pages do.
+    """
+    if user_id is None or not len(items) or not engine.known_user(user_id):
+        return items
+    if "predicted_rating" in items and items["predicted_rating"].notna().all():
+        return items
+    predicted = engine.predict(user_id, items["movieId"].astype(int).tolist())
+    by_id = dict(zip(predicted["movieId"], predicted["est"], strict=True))
+    items = items.copy()
+    filled = items["movieId"].map(by_id)
+    if "predicted_rating" in items:
+        filled = items["predicted_rating"].fillna(filled)
+    items["predicted_rating"] = filled.astype(float)
+    return items
 
 
-def render_chat_message(message: Mapping[str, Any]) -> None:
-    """Replay one chat message: the text, then (for answers) the movies found."""
+def render_chat_message(message: Mapping[str, Any], index: int, *, latest: bool) -> None:
+    """Replay one chat message: the reply, what was understood, notes, then the movies.
+
+    The suggestions of the ``latest`` answer are buttons that send them as the next message;
+    under a question (small talk, a vague request) they come right after it.
+    """
     role = message.get("role", "assistant")
     avatar = ":material/person:" if role == "user" else ":material/movie:"
     with st.chat_message(role, avatar=avatar):
+        st.markdown(escape_md(str(message.get("content", ""))))
         if role == "user":
-            st.markdown(escape_md(message.get("content", "")))
             return
-        st.markdown(escape_md(message.get("content", "")))
         understood = message.get("understood") or []
         if understood:
-            st.markdown(" ".join(f":orange-badge[{escape_md(u)}]" for u in understood))
+            st.markdown(" ".join(f":orange-badge[{escape_md(str(u))}]" for u in understood))
         for note in message.get("notes") or []:
-            st.caption(escape_md(note))
+            st.caption(escape_md(str(note)))
+        suggestions = list(message.get("suggestions") or []) if latest else []
+        asking = message.get("kind") in ASKING_KINDS
+        if asking:
+            _suggestion_buttons(suggestions, index)
         results = message.get("results") or []
+        predicted = message.get("user") is not None
         for rank, row in enumerate(results, 1):
-            _movie_entry(rank, row, show_predicted=message.get("user") is not None)
+            _movie_entry(rank, row, show_predicted=predicted)
         if results:
             with st.expander("As a table", icon=":material/table:"):
-                show_movie_table(pd.DataFrame(results), predicted=message.get("user") is not None)
+                show_movie_table(pd.DataFrame(results), predicted=predicted)
+        if not asking:
+            _suggestion_buttons(suggestions, index)
+
+
+def _suggestion_buttons(suggestions: list[str], index: int) -> None:
+    """One button per suggestion, in a row; a click sends it as the user's next message."""
+    if not suggestions:
+        return
+    for col, (number, text) in zip(
+        st.columns(len(suggestions)), enumerate(suggestions), strict=True
+    ):
+        col.button(
+            escape_md(text),  # a suggestion may quote a title; labels are Markdown
+            key=f"suggestion_{index}_{number}",
+            on_click=queue_prompt,
+            args=(text,),
+            icon=":material/chat_bubble:",
+            width="stretch",
+        )
 
 
 def _movie_entry(rank: int, row: Mapping[str, Any], *, show_predicted: bool) -> None:

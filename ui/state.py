@@ -12,9 +12,8 @@ import streamlit as st
 
 # -- chat (Ask page) ---------------------------------------------------------------------------
 CHAT_KEY = "chat_history"
-CHAT_STATE_KEY = "chat_state"  # the search's constraints carried to the next turn
-PENDING_PROMPT_KEY = "pending_prompt"  # an example prompt a button queued
-TWO_STAGE_KEY = "ask_two_stage"
+CHAT_STATE_KEY = "chat_state"  # the dialogue state (core.chat.ChatState) for the next turn
+PENDING_PROMPT_KEY = "pending_prompt"  # an example prompt or a suggestion a button queued
 
 # -- the viewing user --------------------------------------------------------------------------
 USER_WIDGET_KEY = "user_select"

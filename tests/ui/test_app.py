@@ -87,45 +87,88 @@ def assistant_titles(at: AppTest, turn: int = -1) -> list[str]:
 
 
 # -- Ask -------------------------------------------------------------------------------------
+def answers(at: AppTest) -> list[dict]:
+    """The assistant messages of the stored conversation."""
+    return [m for m in at.session_state["chat_history"] if m["role"] == "assistant"]
+
+
+def suggestion_buttons(at: AppTest) -> list:
+    """The suggestion buttons on the page (only the latest answer has them)."""
+    return [b for b in at.button if str(b.key).startswith("suggestion_")]
+
+
+def say(at: AppTest, text: str) -> dict:
+    """Send ``text`` through the chat box; returns the answer (the page has no traceback)."""
+    at.chat_input[0].set_value(text).run()
+    assert_clean(at)
+    assert at.session_state["chat_history"][-2] == {"role": "user", "content": text}
+    return answers(at)[-1]
+
+
 def test_ask_landing_shows_examples() -> None:
+    from ui.chat import EXAMPLE_PROMPTS
+
     at = app()
     labels = [b.label for b in at.button]
-    assert any("space adventure" in label for label in labels)
+    assert all(example in labels for example in EXAMPLE_PROMPTS)
     assert len(at.chat_input) == 1
+    assert not at.toggle, "the two-stage search switch is gone: the chat decides"
 
 
-def test_chat_round_trip_and_follow_up() -> None:
+def test_four_turn_conversation_remembers() -> None:
     at = app()
-    at.chat_input[0].set_value("space adventure with aliens").run()
-    assert_clean(at)
-    assert len(at.chat_message) == 2
-    first = assistant_titles(at)
-    assert first, "the first answer lists movies"
-    assert set(first[:5]) & {"Alien", "Aliens", "Star Wars: Episode IV - A New Hope", "Gravity"}
-    assert "Understood" in texts(at) or "Here is" in texts(at)
+    hello = say(at, "hi")
+    assert hello["kind"] == "smalltalk" and hello["results"], "crowd-pleasers while it asks"
+    buttons = suggestion_buttons(at)
+    assert [b.label for b in buttons] == hello["suggestions"] and len(buttons) >= 2
 
-    at.chat_input[0].set_value("no horror").run()
-    assert_clean(at)
-    assert len(at.chat_message) == 4
+    liked = say(at, "I loved Alien (1979)")
+    first = assistant_titles(at)
+    assert liked["kind"] == "recommend" and first and "Alien" not in first
+    assert "like: Alien (1979)" in liked["understood"]
+    assert "like: Alien (1979)" in texts(at), "the badge of what was understood is shown"
+
+    rejected = say(at, "not that one")
     second = assistant_titles(at)
-    assert second and not {"Alien", "Aliens", "The Shining"} & set(second)
-    assert at.session_state["chat_state"], "the follow-up state is kept between turns"
+    assert rejected["kind"] == "refine" and second
+    assert first[0] not in second, "the rejected top pick is gone"
+    assert "Alien" not in second and "like: Alien (1979)" in rejected["understood"]
+
+    lighter = say(at, "something lighter")
+    third = assistant_titles(at)
+    assert third != second and first[0] not in third and "Alien" not in third
+    assert any("Comedy" in u for u in lighter["understood"])
+    assert "Comedy" in texts(at)
+
+    # Only the latest answer offers follow-ups; clicking one sends it as the next message.
+    buttons = suggestion_buttons(at)
+    assert buttons and all(
+        b.key.startswith(f"suggestion_{len(at.session_state['chat_history']) - 1}_")
+        for b in buttons
+    )
+    older = next(b for b in buttons if b.label == "Older")
+    older.click().run()
+    assert_clean(at)
+    assert at.session_state["chat_history"][-2] == {"role": "user", "content": "Older"}
+    assert any(u.startswith("up to") for u in answers(at)[-1]["understood"])
+    assert len(at.chat_message) == 10
     # The entry script ran on this later run too (it writes the data caption last).
     assert any("users" in c.value for c in at.sidebar.caption)
 
 
-def test_chat_first_turn_follow_up_and_constraint_only() -> None:
+def test_vague_first_turn_and_constraint_only() -> None:
     at = app()
-    at.chat_input[0].set_value("more like the second one").run()
+    vague = say(at, "more like the second one")
+    assert vague["kind"] == "vague" and "?" in vague["content"]
+    assert vague["results"], "crowd-pleasers while it asks"
+    labels = [b.label for b in suggestion_buttons(at)]
+    assert labels == vague["suggestions"] and labels
+    next(b for b in suggestion_buttons(at) if b.label == labels[0]).click().run()
     assert_clean(at)
-    answer = at.session_state["chat_history"][-1]
-    assert not answer["results"] and "no earlier answer" in answer["content"]
-    assert "Seconds" not in texts(at)
-    at.chat_input[0].set_value("not animated").run()
-    assert_clean(at)
-    answer = at.session_state["chat_history"][-1]
-    assert answer["results"] and "Toy Story" not in assistant_titles(at)
-    assert any("no description given" in n for n in answer["notes"])
+    assert at.session_state["chat_history"][-2]["content"] == labels[0]
+    no_animation = say(at, "not animated")
+    assert no_animation["results"] and "Toy Story" not in assistant_titles(at)
+    assert "no animation" in no_animation["understood"]
 
 
 def test_predicted_column_names_the_stacked_model() -> None:
@@ -137,13 +180,17 @@ def test_predicted_column_names_the_stacked_model() -> None:
 
 def test_example_button_and_clear() -> None:
     at = app()
-    example = next(b for b in at.button if "romantic" in b.label)
+    example = next(b for b in at.button if "funny" in b.label)
     example.click().run()
     assert_clean(at)
     assert len(at.chat_message) == 2
+    assert at.session_state["chat_history"][0]["content"] == example.label
+    assert at.session_state["chat_state"], "the dialogue state is kept for the next turn"
     next(b for b in at.button if b.label == "Clear chat").click().run()
     assert len(at.chat_message) == 0
     assert "chat_state" not in at.session_state
+    after = say(at, "something lighter")  # no memory of the cleared conversation
+    assert after["understood"] and "for: family" not in after["understood"]
 
 
 def test_chat_bad_inputs() -> None:
@@ -157,6 +204,35 @@ def test_chat_bad_inputs() -> None:
     history = at.session_state["chat_history"]
     assert history[-1]["role"] == "assistant"
     assert any("first 1,000 characters" in n for n in history[-1].get("notes", []))
+
+
+#: Messages whose Markdown/LaTeX specials must be shown as typed, never rendered.
+HOSTILE_PROMPTS = (
+    "$9.99 *bold* <b>x</b> [link](http://x)",
+    "# heading `code` ~~strike~~ | pipe | table",
+    "I loved $Alien$ (1979) and <Aliens>",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE movies; --",
+    "🎬🍿 ñandú \u202e reversed",
+    "\x00\x1b[31m control \t chars",
+)
+
+
+@pytest.mark.parametrize("prompt", HOSTILE_PROMPTS)
+def test_chat_escapes_what_it_echoes(prompt: str) -> None:
+    import re
+
+    from ui.format import escape_md
+
+    at = app()
+    say(at, prompt)
+    user, answer = at.chat_message[0], at.chat_message[1]
+    assert user.markdown[0].value == escape_md(at.session_state["chat_history"][0]["content"])
+    # The page's own Markdown never uses these; a bare one came from data or the user.
+    bare = re.compile(r"(?<!\\)[$<>`#|~]")
+    for block in (user, answer):
+        for element in (*block.markdown, *block.caption):
+            assert not bare.search(element.value), element.value
 
 
 def test_chat_with_selected_user_shows_predicted_ratings() -> None:

@@ -1,7 +1,8 @@
 """Real-browser tests: ``streamlit run`` on the built-in data, driven by Debian's Chromium.
 
-Measures the time from starting the server to the first answered chat message, checks every
-page renders without an exception box, saves screenshots (``tests/_screenshots/``; the two
+Measures the time from starting the server to the first answered chat message, checks that a
+follow-up in the chat uses the conversation's memory, that every page renders without an
+exception box, saves screenshots (``tests/_screenshots/``; the two
 README images in ``docs/screenshots/`` too when ``UPDATE_DOC_SCREENSHOTS=1``) and checks that
 eight tabs asking in turn each get their answer within two seconds.
 """
@@ -148,6 +149,17 @@ def ask(page: object, text: str, timeout: float = 90_000) -> float:
     return answered
 
 
+def answer_titles(page: object, message: int) -> list[str]:
+    """The numbered movie titles of one chat message (``"1. The Matrix"`` -> ``"The Matrix"``)."""
+    entries = page.locator(MESSAGE).nth(message).locator("strong")  # type: ignore[attr-defined]
+    titles = []
+    for text in entries.all_inner_texts():
+        number, dot, title = text.partition(". ")
+        if dot and number.isdigit():
+            titles.append(title.strip())
+    return titles
+
+
 def assert_no_exception(page: object, where: str) -> None:
     """No Streamlit exception box on the page."""
     count = page.locator(EXCEPTION).count()  # type: ignore[attr-defined]
@@ -197,7 +209,7 @@ def test_first_answer_and_every_page(server: Server, browser_context: object) ->
     page.wait_for_selector(CHAT_BOX, timeout=180_000)
     wait_idle(page, 180_000)
     assert_no_exception(page, "Ask (landing)")
-    ask(page, "90s space adventure, no horror")
+    ask(page, "I loved The Matrix, what else?")
     first_answer = time.monotonic() - server.started
     print(f"\nstart of `streamlit run` to first answered chat message: {first_answer:.1f} s")
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -206,10 +218,17 @@ def test_first_answer_and_every_page(server: Server, browser_context: object) ->
     )
     assert page.locator(MESSAGE).count() == 2
     assert_no_exception(page, "Ask")
-    ask(page, "something older")
+    first = answer_titles(page, 1)
+    assert len(first) >= 5 and "The Matrix" not in first, first
+    follow_up = ask(page, "I've seen the first one")
+    print(f"follow-up answered in {follow_up:.2f} s")
     assert_no_exception(page, "Ask follow-up")
-    page.locator(MESSAGE).nth(2).scroll_into_view_if_needed()
-    screenshot(page, "chat", doc=True)
+    second = answer_titles(page, 3)
+    assert second and first[0] not in second, (first, second)
+    assert "The Matrix" not in second, "the liked movie is still remembered"
+    # From the page's title down: the first answer, the follow-up and the start of its answer.
+    page.locator("h1").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    screenshot(page, "chat", height=2300, doc=True)
 
     open_page(page, "For you")
     assert_no_exception(page, "For you (no user)")
