@@ -351,7 +351,7 @@ def chat_section(
     splits = [request_split(chat.engine, r) for r in requests]
     prepared = prepare(chat, requests)
     held, chosen = cross_validate(chat, prepared, requests, folds=folds)
-    name = f"chat, weights tuned by {folds}-fold cross-validation on these requests"
+    name = f"chat, weights cross-validated on these requests ({folds} folds: tuned on the rest)"
     section.rows[4:4] = table_rows(name, held, splits)
     section.name = "chat"
     section.chosen["weights chosen per fold"] = [w.to_dict() for w in chosen]

@@ -39,3 +39,21 @@ def test_target_rows_judge_the_product_rows() -> None:
     ])  # fmt: skip
     (judged,) = target_rows({"search": other})
     assert judged["measured"] == 0.33 and judged["met"] and "product" in judged["row"]
+
+
+def test_chat_targets_read_the_held_out_row_when_the_weights_saw_the_requests() -> None:
+    from core.evaluation.results import Section
+    from core.evaluation.targets import target_rows
+
+    rows = [
+        {"model": "chat (product) [in-sample: its weights were tuned on these requests]",
+         "split": "all", "Recall@10": 0.133, "Hit@10": 0.255},
+        {"model": "chat (product) [in-sample: its weights were tuned on these requests]",
+         "split": "names a movie", "Recall@10": 0.5, "Hit@10": 0.5},
+        {"model": "chat, weights cross-validated on these requests (5 folds: tuned on the rest)",
+         "split": "all", "Recall@10": 0.132, "Hit@10": 0.19},
+        {"model": "most rated", "split": "all", "Recall@10": 0.016, "Hit@10": 0.037},
+    ]  # fmt: skip
+    found = {r["measure"]: r for r in target_rows({"chat": Section("chat", "p", rows)})}
+    assert found["chat Recall@10"]["measured"] == 0.132 and found["chat Recall@10"]["met"]
+    assert found["chat Hit@10"]["measured"] == 0.19 and not found["chat Hit@10"]["met"]
