@@ -103,7 +103,7 @@ def get_engine(data: str | None = None) -> Engine:
 def _open_engine(data: str | None) -> Engine:
     placeholder = st.empty()
     with placeholder.container():
-        status = check(data)
+        status = check(data, content=False)  # Engine.open hashes the files as it loads them
         if status.up_to_date:
             with st.spinner("Loading the movie engine…"):
                 engine = Engine.open(data)
