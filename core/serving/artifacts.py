@@ -139,7 +139,8 @@ def _shape_problem(data: object) -> str:
     checked for being objects here; their files are checked per component (a bad entry then
     rebuilds that component alone)."""
     if not isinstance(data, dict):
-        return f"a JSON {type(data).__name__}, not an object"
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        return f"{kinds.get(type(data), 'a number')}, not an object"
     missing = [name for name in _FIELDS if name not in data]
     if missing:
         return f"missing {', '.join(missing)}"

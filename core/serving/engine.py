@@ -156,7 +156,8 @@ class Engine:
                 verify_component(folder, entry.name, manifest)
                 loaded[entry.name] = entry.load(folder / entry.name)
             except Exception as err:  # any unreadable file (truncated, zlib...) -> rebuild it
-                failed[entry.name] = f"{type(err).__name__}: {err}"
+                known = isinstance(err, WorkbenchError)  # already a sentence for the user
+                failed[entry.name] = str(err) if known else f"{type(err).__name__}: {err}"
         catalog = loaded.get("catalog")
         if catalog is not None:
             for name, obj in loaded.items():

@@ -187,3 +187,13 @@ def test_evaluation_results_survive_a_rebuild(tmp_path: Path) -> None:
     (folder / "evaluation" / "rating.json").write_text("{}")
     _write(folder, "v2")
     assert (folder / "evaluation" / "rating.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("[]", "an array"), ("null", "null"), ("1.5", "a number"), ('"x"', "a string")],
+)
+def test_a_manifest_that_is_not_an_object_says_what_it_is(tmp_path: Path, text, said) -> None:
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(ArtifactError, match=f"corrupt \\({said}, not an object\\)"):
+        Manifest.read(tmp_path)
