@@ -19,6 +19,7 @@ import streamlit as st
 from core.config import BUILTIN_DATA
 from core.errors import UnknownTitle, WorkbenchError
 from core.progress import Progress
+from core.serving.artifacts import recorded_bytes
 from core.serving.engine import Engine
 from core.serving.staleness import check
 from ui.format import age_text
@@ -232,7 +233,7 @@ def component_table(engine: Engine) -> pd.DataFrame:
             "component": name,
             "build seconds": info.get("seconds"),
             "files": len(info.get("files", {})),
-            "size MB": sum(info.get("files", {}).values()) / 1e6,
+            "size MB": recorded_bytes(info) / 1e6,
         }
         for name, info in engine.manifest.components.items()
     ]

@@ -220,6 +220,14 @@ def verify_component(folder: Path, name: str, manifest: Manifest, *, content: bo
         raise ArtifactError(f"Artifact {name!r} in {folder} is damaged ({detail}).")
 
 
+def recorded_bytes(entry: Mapping[str, Any]) -> int:
+    """Total size of a component's files as its manifest entry records them."""
+    files = entry.get("files")
+    if not isinstance(files, dict):
+        return 0
+    return sum(f["size"] for f in files.values() if _is_file_entry(f))
+
+
 def _is_file_entry(value: object) -> bool:
     return (
         isinstance(value, dict)

@@ -15,6 +15,7 @@ from core.serving.artifacts import (
     clean_stale_temporaries,
     file_digest,
     file_fingerprint,
+    recorded_bytes,
     stable_hash,
     verify_component,
 )
@@ -197,3 +198,11 @@ def test_a_manifest_that_is_not_an_object_says_what_it_is(tmp_path: Path, text, 
     (tmp_path / "manifest.json").write_text(text)
     with pytest.raises(ArtifactError, match=f"corrupt \\({said}, not an object\\)"):
         Manifest.read(tmp_path)
+
+
+def test_recorded_bytes_sums_the_manifest_sizes(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    _write(folder, "twelve bytes")
+    assert recorded_bytes(Manifest.read(folder).components["part"]) == 12
+    for entry in ({}, {"files": []}, {"files": {"a": 5}}, {"files": {"a": {"size": "5"}}}):
+        assert recorded_bytes(entry) == 0  # older or damaged entries count nothing
