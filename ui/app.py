@@ -21,6 +21,7 @@ from core.chat import Chat
 from core.config import BUILTIN_DATA
 from core.errors import UnknownTitle, WorkbenchError
 from core.progress import Progress
+from core.serving.artifacts import recorded_bytes
 from core.serving.engine import Engine
 from core.serving.staleness import check
 from ui.format import age_text, escape_md
@@ -125,7 +126,7 @@ def get_chat(engine: Engine) -> Chat:
 def _open_engine(data: str | None) -> Engine:
     placeholder = st.empty()
     with placeholder.container():
-        status = check(data)
+        status = check(data, content=False)  # Engine.open hashes the files as it loads them
         if status.up_to_date:
             with st.spinner("Loading the movie engine…"):
                 engine = Engine.open(data)
@@ -270,7 +271,7 @@ def component_table(engine: Engine) -> pd.DataFrame:
             "component": name,
             "build seconds": info.get("seconds"),
             "files": len(info.get("files", {})),
-            "size MB": sum(info.get("files", {}).values()) / 1e6,
+            "size MB": recorded_bytes(info) / 1e6,
         }
         for name, info in engine.manifest.components.items()
     ]

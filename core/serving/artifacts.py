@@ -97,55 +97,143 @@ class Manifest:
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
-        """Read ``folder/manifest.json``; :class:`ArtifactError` if missing or unreadable."""
+        """Read ``folder/manifest.json``; :class:`ArtifactError` if missing, unreadable or not
+        shaped like a manifest (then everything is rebuilt)."""
         path = folder / MANIFEST
         if not path.exists():
             raise ArtifactError(f"No built artifacts in {folder} (no {MANIFEST}).")
         try:
             data = json.loads(path.read_text())
-            if data.get("format") != FORMAT_VERSION:
-                raise ArtifactError(
-                    f"Artifacts in {folder} have format {data.get('format')}, "
-                    f"this code reads format {FORMAT_VERSION}; rebuild them."
-                )
-            return cls(**data)
-        except (json.JSONDecodeError, TypeError) as err:
+        except (OSError, ValueError, RecursionError) as err:  # ValueError: bad JSON/UTF-8
             raise ArtifactError(f"The manifest in {folder} is corrupt ({err}); rebuild.") from err
+        if isinstance(data, dict) and data.get("format", FORMAT_VERSION) != FORMAT_VERSION:
+            raise ArtifactError(
+                f"Artifacts in {folder} have format {data.get('format')!r}, "
+                f"this code reads format {FORMAT_VERSION}; rebuild them."
+            )
+        if problem := _shape_problem(data):
+            raise ArtifactError(f"The manifest in {folder} is corrupt ({problem}); rebuild.")
+        return cls(**data)
 
     def age_seconds(self) -> float:
         """Seconds since the build finished."""
         return max(0.0, time.time() - self.built_at)
 
 
-def folder_files(folder: Path) -> dict[str, int]:
-    """Relative path -> size of every file under ``folder`` (recorded to detect truncation)."""
+#: Manifest fields and the JSON types they must have (checked before anything reads them).
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "dataset": str,
+    "source": str,
+    "data_fingerprint": str,
+    "settings": dict,
+    "versions": dict,
+    "built_at": (int, float),
+    "components": dict,
+    "report": dict,
+    "format": int,
+}
+
+
+def _shape_problem(data: object) -> str:
+    """What makes parsed JSON not a manifest ("" when it is one). Component entries are only
+    checked for being objects here; their files are checked per component (a bad entry then
+    rebuilds that component alone)."""
+    if not isinstance(data, dict):
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        return f"{kinds.get(type(data), 'a number')}, not an object"
+    missing = [name for name in _FIELDS if name not in data]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        return f"unknown field(s) {', '.join(unknown)}"
+    wrong = [
+        name
+        for name, kind in _FIELDS.items()
+        if not isinstance(data[name], kind) or isinstance(data[name], bool)
+    ]
+    if wrong:
+        return f"wrong type of {', '.join(wrong)}"
+    bad = sorted(name for name, entry in data["components"].items() if not isinstance(entry, dict))
+    if bad:
+        return f"component entry {', '.join(bad)} is not an object"
+    return ""
+
+
+def file_digest(path: Path) -> str:
+    """blake2b content hash of one file (what the manifest records per artifact file)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, _new_digest).hexdigest()
+
+
+def _new_digest() -> Any:
+    return hashlib.blake2b(digest_size=16)
+
+
+def folder_files(folder: Path) -> dict[str, dict[str, Any]]:
+    """Relative path -> ``{"size", "blake2b"}`` of every file under ``folder``.
+
+    Hashed once when a build writes a component; loading checks the same hashes, so a file
+    changed on disk after the build (same size or not) is never served."""
     return {
-        str(p.relative_to(folder)): p.stat().st_size
+        str(p.relative_to(folder)): {"size": p.stat().st_size, "blake2b": file_digest(p)}
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
 
 
-def verify_component(folder: Path, name: str, manifest: Manifest) -> None:
-    """Raise :class:`ArtifactError` if a component's files differ from what the manifest lists."""
-    expected = manifest.components.get(name, {}).get("files")
-    if expected is None:
+def verify_component(folder: Path, name: str, manifest: Manifest, *, content: bool = True) -> None:
+    """Raise :class:`ArtifactError` if a component's files differ from what the manifest lists.
+
+    Names, sizes and (with ``content``) the blake2b hash of every file are compared; the error
+    names the files. ``content=False`` is the cheap check (no file is read)."""
+    entry = manifest.components.get(name)
+    if entry is None:
         raise ArtifactError(f"Component {name!r} is not in the manifest of {folder}.")
-    actual = folder_files(folder / name)
-    if actual != expected:
-        missing = sorted(set(expected) - set(actual))
-        changed = sorted(k for k in expected if k in actual and actual[k] != expected[k])
-        detail = "; ".join(
-            part
-            for part in (
-                f"missing {', '.join(missing)}" if missing else "",
-                f"size changed: {', '.join(changed)}" if changed else "",
-            )
-            if part
-        )
+    expected = entry.get("files")
+    if not isinstance(expected, dict) or not all(_is_file_entry(v) for v in expected.values()):
         raise ArtifactError(
-            f"Artifact {name!r} in {folder} is damaged ({detail or 'extra files'})."
+            f"Artifact {name!r} in {folder} has no content hashes in the manifest "
+            "(built by an older version of the code); rebuild it."
         )
+    base = folder / name
+    actual = (
+        {str(p.relative_to(base)): p for p in sorted(base.rglob("*")) if p.is_file()}
+        if base.is_dir()
+        else {}
+    )
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    resized = sorted(
+        k for k in expected if k in actual and actual[k].stat().st_size != expected[k]["size"]
+    )
+    changed = []
+    if content and not (missing or extra or resized):
+        changed = [k for k in sorted(expected) if file_digest(actual[k]) != expected[k]["blake2b"]]
+    parts = (
+        f"missing {', '.join(missing)}" if missing else "",
+        f"unexpected file {', '.join(extra)}" if extra else "",
+        f"size changed: {', '.join(resized)}" if resized else "",
+        f"content changed since the build: file {', '.join(changed)}" if changed else "",
+    )
+    if detail := "; ".join(p for p in parts if p):
+        raise ArtifactError(f"Artifact {name!r} in {folder} is damaged ({detail}).")
+
+
+def recorded_bytes(entry: Mapping[str, Any]) -> int:
+    """Total size of a component's files as its manifest entry records them."""
+    files = entry.get("files")
+    if not isinstance(files, dict):
+        return 0
+    return sum(f["size"] for f in files.values() if _is_file_entry(f))
+
+
+def _is_file_entry(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("size"), int)
+        and isinstance(value.get("blake2b"), str)
+    )
 
 
 class ArtifactWriter:
@@ -184,7 +272,8 @@ class ArtifactWriter:
         return path
 
     def record(self, name: str, key: str, seconds: float, **extra: Any) -> None:
-        """Note a component as written (its input key and build time)."""
+        """Note a component as written: its input key, build time and each file's size and
+        content hash (hashed here, once, right after the files were written)."""
         files = folder_files(self.tmp / name)
         self.components[name] = {"key": key, "seconds": round(seconds, 3), "files": files, **extra}
 

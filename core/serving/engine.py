@@ -23,7 +23,7 @@ from core.config import BUILTIN_DATA, Settings
 from core.data.catalog import Catalog
 from core.data.titles import TitleMatch, TitleMatcher
 from core.errors import ArtifactError, EmptyQuery, UnknownTitle, UnknownUser, WorkbenchError
-from core.progress import Progress
+from core.progress import Progress, no_progress
 from core.serving.artifacts import Manifest, verify_component
 from core.serving.blend import (
     SIGNALS,
@@ -98,6 +98,8 @@ class Engine:
         self.folder = folder
         self.titles = TitleMatcher(catalog)
         self._encoder: Encoder | None = None
+        #: What happened while opening (a damaged component rebuilt, and why).
+        self.notes: list[str] = []
 
     # construction ---------------------------------------------------------------------------
     @classmethod
@@ -115,7 +117,9 @@ class Engine:
         naming what is stale; corrupt artifacts are rebuilt under ``"auto"``.
         """
         settings = settings or Settings()
-        status = check(data, settings)
+        # File contents are hashed by ``load`` as it reads them; hashing here too would read
+        # every artifact twice.
+        status = check(data, settings, content=False)
         if rebuild == "force" or (rebuild == "auto" and not status.up_to_date):
             build(data, settings, force=rebuild == "force", progress=progress)
         elif not status.up_to_date:
@@ -126,22 +130,34 @@ class Engine:
             if rebuild == "never":
                 raise
             # Rebuild only what failed to load; everything else is reused as it is.
-            build(data, settings, rebuild=set(err.components or COMPONENTS), progress=progress)
-            return cls.load(status.folder, settings)
+            names = err.components or {entry.name for entry in COMPONENTS}
+            note = f"Rebuilding {', '.join(sorted(names))}: {err}"
+            (progress or no_progress)(note, 0.0)
+            build(data, settings, rebuild=names, progress=progress)
+            engine = cls.load(status.folder, settings)
+            engine.notes.append(note)
+            return engine
 
     @classmethod
     def load(cls, folder: Path, settings: Settings | None = None) -> Engine:
         """Load a built artifact folder (no staleness check; see :meth:`open`)."""
         settings = settings or Settings()
-        manifest = Manifest.read(folder)
+        everything = {entry.name for entry in COMPONENTS}
+        try:
+            manifest = Manifest.read(folder)
+        except ArtifactError as err:
+            err.components = everything
+            raise
         loaded: dict[str, Any] = {}
         failed: dict[str, str] = {}
         for entry in COMPONENTS:
             try:
+                # Content hashes first: a changed file is never parsed, let alone served.
                 verify_component(folder, entry.name, manifest)
                 loaded[entry.name] = entry.load(folder / entry.name)
-            except Exception as err:  # any unreadable file (bad pickle, zlib...) -> rebuild it
-                failed[entry.name] = f"{type(err).__name__}: {err}"
+            except Exception as err:  # any unreadable file (truncated, zlib...) -> rebuild it
+                known = isinstance(err, WorkbenchError)  # already a sentence for the user
+                failed[entry.name] = str(err) if known else f"{type(err).__name__}: {err}"
         catalog = loaded.get("catalog")
         if catalog is not None:
             for name, obj in loaded.items():
@@ -152,7 +168,6 @@ class Engine:
             detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
             error = ArtifactError(f"Artifacts in {folder} could not be loaded ({detail}).")
             # The catalogue is what everything else is fitted on.
-            everything = {entry.name for entry in COMPONENTS}
             error.components = everything if "catalog" in failed else set(failed)
             raise error
         scorers = {n: obj for n, obj in loaded.items() if isinstance(obj, Scorer)}

@@ -138,12 +138,18 @@ class Staleness:
 
 
 def check(
-    data: str | Path | None = None, settings: Settings | None = None, engine: str | None = None
+    data: str | Path | None = None,
+    settings: Settings | None = None,
+    engine: str | None = None,
+    *,
+    content: bool = True,
 ) -> Staleness:
     """Compare the artifact folder of ``data`` with the data and settings, without loading.
 
     ``engine=None`` accepts each component as built by whichever engine the manifest records
-    (serving); ``"local"`` / ``"spark"`` asks for that engine's components (building)."""
+    (serving); ``"local"`` / ``"spark"`` asks for that engine's components (building).
+    ``content`` also hashes every artifact file against the manifest (a file changed since the
+    build is stale); without it only names and sizes are compared."""
     settings = settings or Settings()
     resolved = resolve_data(data)
     ident = dataset_id(resolved)
@@ -170,7 +176,7 @@ def check(
                 why = f"reads {older}, which an older version of the code saved"
         if why is None:
             try:
-                verify_component(status.folder, entry.name, manifest)
+                verify_component(status.folder, entry.name, manifest, content=content)
             except ArtifactError as err:
                 why = str(err)
         if why is None:

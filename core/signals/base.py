@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-import joblib
 import numpy as np
 
 from core.data.catalog import Catalog
@@ -130,9 +129,9 @@ def query_profile(
 class Scorer(abc.ABC):
     """Base class of every signal: fit once, score whole catalogues per query, save and load.
 
-    Subclasses set :attr:`name`, implement :meth:`fit` and :meth:`score`, and keep their fitted
-    state in attributes that :meth:`save` can write (the default pickles ``self`` with joblib,
-    which suits NumPy/SciPy state; override for large arrays that should be memory-mapped).
+    Subclasses set :attr:`name` and implement :meth:`fit`, :meth:`score`, :meth:`save` and
+    :meth:`load`. Saved state is arrays (``.npy``/``.npz``, read without pickle) and JSON only:
+    an artifact file must never be able to run code when it is loaded.
     """
 
     name: ClassVar[str] = "scorer"
@@ -160,18 +159,14 @@ class Scorer(abc.ABC):
         return None
 
     # -- persistence -------------------------------------------------------------------------
+    @abc.abstractmethod
     def save(self, directory: Path) -> None:
-        """Write the fitted scorer into ``directory`` (created if needed)."""
-        directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, directory / f"{self.name}.joblib")
+        """Write the fitted scorer into ``directory`` (created if needed) as arrays and JSON."""
 
     @classmethod
+    @abc.abstractmethod
     def load(cls: type[S], directory: Path) -> S:
         """Read a scorer written by :meth:`save`; raises ``ValueError`` if it is not one."""
-        obj = joblib.load(directory / f"{cls.name}.joblib")
-        if not isinstance(obj, cls):
-            raise ValueError(f"{directory} does not hold a {cls.__name__}")
-        return obj
 
 
 def save_json(path: Path, data: object) -> None:

@@ -13,6 +13,7 @@ brand-new user with a handful of ratings as well as for "movies like Alien".
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -22,7 +23,7 @@ from sklearn.preprocessing import normalize
 
 from core.config import Settings
 from core.data.catalog import Catalog
-from core.signals.base import Query, Scorer, Scores
+from core.signals.base import Query, Scorer, Scores, read_meta, save_json
 from core.signals.history import RatingHistory, liked_profile, unknown_notes
 
 #: Ratings at or above this count as "liked" for the profile (else the user's above-mean ones).
@@ -32,10 +33,7 @@ EXPLAIN_TERMS = 3
 
 
 def split_pipes(text: str) -> list[str]:
-    """Tokenizer for "|"-separated fields: ``"Space|time travel"`` -> ``["space", "time travel"]``.
-
-    A module-level function (not a lambda) so a fitted vectorizer can be pickled.
-    """
+    """Tokenizer for "|"-separated fields: ``"Space|time"`` -> ``["space", "time"]``."""
     return [part.strip().lower() for part in str(text).split("|") if part.strip()]
 
 
@@ -156,6 +154,47 @@ class GenreTagScorer(Scorer):
             words = words or _top_terms(shared_genres, row, self.genre_names)
             out.append(f"matches: {', '.join(words)}" if words else None)
         return out
+
+    # -- persistence: arrays + JSON, no pickle -----------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write the two CSR matrices (``genre_tag_{genres,tags}.npz``), their column names and
+        ``has_content`` (``.npy``), the rating history and ``genre_tag.json``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for key in ("genres", "tags"):
+            sp.save_npz(directory / f"genre_tag_{key}.npz", getattr(self, key), compressed=True)
+        for key in ("genre_names", "tag_terms", "has_content"):
+            np.save(directory / f"genre_tag_{key}.npy", getattr(self, key), allow_pickle=False)
+        self.history.save(directory, self.name)
+        save_json(
+            directory / "genre_tag.json",
+            {
+                "kind": self.name,
+                "genre_weight": self.genre_weight,
+                "like_threshold": self.like_threshold,
+                "n_items": self.n_items,
+            },
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> GenreTagScorer:
+        """Read what :meth:`save` wrote; ``ValueError`` if the folder holds something else."""
+        meta = read_meta(directory / "genre_tag.json", cls.name)
+        obj = cls(
+            genre_weight=float(meta["genre_weight"]),
+            like_threshold=float(meta["like_threshold"]),
+        )
+        obj.n_items = int(meta["n_items"])
+        for key in ("genres", "tags"):
+            matrix = sp.csr_matrix(sp.load_npz(directory / f"genre_tag_{key}.npz"))
+            if matrix.shape[0] != obj.n_items or matrix.dtype != np.float32:
+                raise ValueError(f"{directory}: genre_tag_{key}.npz does not match its metadata")
+            setattr(obj, key, matrix)
+        for key in ("genre_names", "tag_terms", "has_content"):
+            setattr(obj, key, np.load(directory / f"genre_tag_{key}.npy", allow_pickle=False))
+        if (len(obj.genre_names), len(obj.tag_terms)) != (obj.genres.shape[1], obj.tags.shape[1]):
+            raise ValueError(f"{directory}: column names do not match the matrices")
+        obj.history = RatingHistory.load(directory, cls.name)
+        return obj
 
 
 def _cosine(matrix: sp.csr_matrix, profile: np.ndarray) -> np.ndarray:

@@ -276,7 +276,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "genre_tag",
-        2,
+        3,  # 3: saved as arrays + JSON (no pickle)
         _fit_genre_tag,
         _load_genre_tag,
         build_share=0.03,
@@ -287,7 +287,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "semantic",
-        2,
+        3,  # 3: saved as arrays + JSON (no pickle)
         _fit_semantic,
         _load_semantic,
         build_share=0.4,
@@ -324,7 +324,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "metadata",
-        2,
+        3,  # 3: saved as arrays + JSON (no pickle)
         _fit_metadata,
         _load_metadata,
         build_share=0.01,

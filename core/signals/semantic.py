@@ -10,14 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from core.config import Settings
 from core.data.catalog import Catalog
 from core.errors import ArtifactError
-from core.signals.base import Query, Scorer, Scores, query_profile
+from core.signals.base import Query, Scorer, Scores, query_profile, read_meta, save_json
 from core.signals.encoder import EncodeProgress, Encoder, normalise_rows
 from core.signals.history import RatingHistory
 
@@ -205,32 +204,35 @@ class SemanticScorer(Scorer):
         return state
 
     def save(self, directory: Path) -> None:
-        """Write ``semantic.npy`` (the item matrix) and ``semantic.joblib`` (the rest)."""
+        """Write ``semantic.npy`` (the item matrix), ``semantic_titles.npy``, the rating
+        history and ``semantic.json`` (model name, size): arrays and JSON, no pickle."""
         directory.mkdir(parents=True, exist_ok=True)
         np.save(directory / f"{self.name}.npy", np.ascontiguousarray(self.embeddings))
-        state = self.__getstate__()
-        state["embeddings"] = None
-        state["_history"] = None
+        titles = np.asarray(self.titles, dtype=str)
+        np.save(directory / f"{self.name}_titles.npy", titles, allow_pickle=False)
         if self._history is not None:
             self._history.save(directory, self.name)
-        joblib.dump(state, directory / f"{self.name}.joblib")
+        save_json(
+            directory / f"{self.name}.json",
+            {"kind": self.name, "model_name": self.model_name, "n_items": self.n_items},
+        )
 
     @classmethod
     def load(cls, directory: Path, encoder: Encoder | None = None) -> SemanticScorer:  # type: ignore[override]
         """Read a scorer written by :meth:`save`; the item matrix is memory-mapped."""
-        state = joblib.load(directory / f"{cls.name}.joblib")
-        if not isinstance(state, dict) or "titles" not in state:
-            raise ValueError(f"{directory} does not hold a {cls.__name__}")
+        meta = read_meta(directory / f"{cls.name}.json", cls.name)
         try:
-            matrix = np.load(directory / f"{cls.name}.npy", mmap_mode="r")
+            matrix = np.load(directory / f"{cls.name}.npy", mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as err:
             raise ArtifactError(f"Embedding matrix in {directory} is missing or corrupt.") from err
-        obj = cls.__new__(cls)
-        obj.__dict__.update(state)
+        obj = cls(encoder=encoder, model=str(meta["model_name"]))
+        obj.model_name = str(meta["model_name"])  # the saved vectors' model, not the encoder's
+        obj.n_items = int(meta["n_items"])
         obj.embeddings = matrix
-        obj._encoder = encoder
+        titles = np.load(directory / f"{cls.name}_titles.npy", allow_pickle=False)
+        obj.titles = [str(t) for t in titles]
         if (directory / f"{cls.name}_ratings.npz").exists():
             obj._history = RatingHistory.load(directory, cls.name)
-        if matrix.shape[0] != obj.n_items:
+        if matrix.shape[0] != obj.n_items or len(obj.titles) != obj.n_items:
             raise ArtifactError(f"Embedding matrix in {directory} does not match the catalogue.")
         return obj

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from core.serving.artifacts import (
     ArtifactWriter,
     Manifest,
     clean_stale_temporaries,
+    file_digest,
     file_fingerprint,
+    recorded_bytes,
     stable_hash,
     verify_component,
 )
@@ -54,7 +57,10 @@ def test_commit_replaces_folder_and_records_files(tmp_path: Path) -> None:
     _write(folder, "two")
     assert (folder / "part" / "data.txt").read_text() == "two"
     manifest = Manifest.read(folder)
-    assert manifest.components["part"]["files"] == {"data.txt": 3}
+    recorded = manifest.components["part"]["files"]
+    digest = hashlib.blake2b(b"two", digest_size=16).hexdigest()
+    assert recorded == {"data.txt": {"size": 3, "blake2b": digest}}
+    assert file_digest(folder / "part" / "data.txt") == digest
     verify_component(folder, "part", manifest)
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]  # no temporaries left behind
 
@@ -88,6 +94,75 @@ def test_missing_and_corrupt_manifest_give_clear_errors(tmp_path: Path) -> None:
         Manifest.read(tmp_path)
 
 
+def test_same_size_change_is_detected_by_content(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    _write(folder, "complete")
+    victim = folder / "part" / "data.txt"
+    data = bytearray(victim.read_bytes())
+    data[3] ^= 0x01  # one bit, same size
+    victim.write_bytes(bytes(data))
+    manifest = Manifest.read(folder)
+    verify_component(folder, "part", manifest, content=False)  # names and sizes still match
+    with pytest.raises(ArtifactError, match=r"content changed since the build: file data\.txt"):
+        verify_component(folder, "part", manifest)
+
+
+def test_a_file_the_build_did_not_write_is_detected(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    _write(folder, "complete")
+    (folder / "part" / "part.joblib").write_bytes(b"planted")
+    with pytest.raises(ArtifactError, match=r"unexpected file part\.joblib"):
+        verify_component(folder, "part", Manifest.read(folder), content=False)
+
+
+def test_a_manifest_without_content_hashes_asks_for_a_rebuild(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    _write(folder, "complete")
+    data = json.loads((folder / "manifest.json").read_text())
+    data["components"]["part"]["files"] = {"data.txt": 8}  # how older code recorded files
+    (folder / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match="no content hashes"):
+        verify_component(folder, "part", Manifest.read(folder), content=False)
+
+
+def _valid_manifest() -> dict:
+    return json.loads(_manifest(components={"part": {"key": "k", "files": {}}}).to_json())
+
+
+MALFORMED_MANIFESTS = {
+    "list": "[]",
+    "null": "null",
+    "number": "3",
+    "string": '"manifest"',
+    "truncated": _manifest().to_json()[:40],
+    "components list": json.dumps({"components": []}),
+    "components list, all fields": json.dumps({**_valid_manifest(), "components": []}),
+    "entry not an object": json.dumps({**_valid_manifest(), "components": {"part": [1]}}),
+    "entry null": json.dumps({**_valid_manifest(), "components": {"part": None}}),
+    "missing field": json.dumps({k: v for k, v in _valid_manifest().items() if k != "source"}),
+    "wrong type": json.dumps({**_valid_manifest(), "built_at": "yesterday"}),
+    "bool for number": json.dumps({**_valid_manifest(), "built_at": True}),
+    "settings list": json.dumps({**_valid_manifest(), "settings": []}),
+    "unknown field": json.dumps({**_valid_manifest(), "extra": 1}),
+    "not UTF-8": b"\xff\xfe{}",
+    "deep nesting": "[" * 100_000 + "]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("text", MALFORMED_MANIFESTS.values(), ids=MALFORMED_MANIFESTS.keys())
+def test_malformed_manifest_is_a_clear_error(tmp_path: Path, text: str | bytes) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ArtifactError, match=r"corrupt|format"):
+        Manifest.read(tmp_path)
+
+
+def test_the_base_of_the_malformed_table_is_valid(tmp_path: Path) -> None:
+    # Each malformed manifest above must fail for its own change, not because the base does.
+    (tmp_path / "manifest.json").write_text(json.dumps(_valid_manifest()))
+    assert Manifest.read(tmp_path).components == {"part": {"key": "k", "files": {}}}
+
+
 def test_reuse_carries_component_over(tmp_path: Path) -> None:
     folder = tmp_path / "ds"
     _write(folder, "keep me")
@@ -113,3 +188,21 @@ def test_evaluation_results_survive_a_rebuild(tmp_path: Path) -> None:
     (folder / "evaluation" / "rating.json").write_text("{}")
     _write(folder, "v2")
     assert (folder / "evaluation" / "rating.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("[]", "an array"), ("null", "null"), ("1.5", "a number"), ('"x"', "a string")],
+)
+def test_a_manifest_that_is_not_an_object_says_what_it_is(tmp_path: Path, text, said) -> None:
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(ArtifactError, match=f"corrupt \\({said}, not an object\\)"):
+        Manifest.read(tmp_path)
+
+
+def test_recorded_bytes_sums_the_manifest_sizes(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    _write(folder, "twelve bytes")
+    assert recorded_bytes(Manifest.read(folder).components["part"]) == 12
+    for entry in ({}, {"files": []}, {"files": {"a": 5}}, {"files": {"a": {"size": "5"}}}):
+        assert recorded_bytes(entry) == 0  # older or damaged entries count nothing

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from core.errors import ArtifactError, EmptyQuery, UnknownTitle, UnknownUser
+from core.serving.artifacts import file_digest
 from core.serving.blend import Filters, Weights
 from core.serving.build import build
 from core.serving.engine import RECENT_TASTE, Engine
@@ -83,9 +84,15 @@ def test_unloadable_component_is_rebuilt_alone(tmp_path, tiny_data_dir, tiny_set
     settings = tiny_settings.replace(artifacts_dir=tmp_path / "art")
     build(tiny_data_dir, settings)
     folder = check(tiny_data_dir, settings).folder
-    # Same size, garbage content: the manifest check passes, loading fails.
-    victim = folder / "genre_tag" / "genre_tag.joblib"
+    # Garbage recorded in the manifest as if the build had written it: the content check
+    # passes, loading fails.
+    victim = folder / "genre_tag" / "genre_tag_genres.npz"
     victim.write_bytes(b"x" * victim.stat().st_size)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["components"]["genre_tag"]["files"][victim.name]
+    entry["blake2b"] = file_digest(victim)
+    manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError) as info:
         Engine.load(folder, settings)
     assert info.value.components == {"genre_tag"}
