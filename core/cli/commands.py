@@ -205,7 +205,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.evaluation.reference import machine
+    from core.evaluation.reference import git_commit, machine
     from core.evaluation.results import format_section
     from core.evaluation.runner import PARTS, run
     from core.evaluation.targets import target_rows
@@ -224,7 +224,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print("note: no --queries file given, skipping the search part", file=sys.stderr)
     if "models" in parts and args.queries is None:
         print("note: no --queries file given, skipping the genre-cluster search", file=sys.stderr)
-    started = (time.perf_counter(), _cpu_seconds(), machine())
+    context = {**machine(), "git_commit": git_commit()} if args.save_reference else {}
+    started = (time.perf_counter(), _cpu_seconds(), context)
     sections = run(
         args.data, Settings(), parts=parts, queries=args.queries, quick=args.quick,
         progress=progress_printer(not args.json),

@@ -105,7 +105,8 @@ def save_reference(
     root: Path | None = None,
 ) -> Path:
     """Replace the shipped results of ``dataset`` with ``sections`` and write ``about.json``
-    (``started``: :func:`machine` taken before the run). Returns the data set's folder."""
+    (``started``: :func:`machine` taken before the run, with the ``git_commit`` of then when
+    given, so edits made while it ran do not count). Returns the data set's folder."""
     base = (root or REFERENCE_ROOT) / dataset
     shutil.rmtree(base / "evaluation", ignore_errors=True)
     for section in sections.values():
@@ -114,8 +115,11 @@ def save_reference(
         "dataset": dataset,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command,
-        "git_commit": git_commit(),
-        "machine": {**started, "load_average_end": [round(v, 2) for v in os.getloadavg()]},
+        "git_commit": started.get("git_commit") or git_commit(),
+        "machine": {
+            **{k: v for k, v in started.items() if k != "git_commit"},
+            "load_average_end": [round(v, 2) for v in os.getloadavg()],
+        },
         "wall_seconds": round(wall_seconds, 1),
         "cpu_seconds": round(cpu_seconds, 1),
         "sections": sorted(sections),
