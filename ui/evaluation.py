@@ -161,7 +161,11 @@ def targets_frame(tables: Iterable[MetricsTable]) -> pd.DataFrame | None:
     ``tables``, or None when no table has a target."""
     from core.evaluation.targets import target_rows
 
-    sections = {t.key: {"rows": t.frame.to_dict("records")} for t in tables if "model" in t.frame}
+    sections = {
+        t.key: {"rows": t.frame.to_dict("records"), "protocol": t.protocol}
+        for t in tables
+        if "model" in t.frame
+    }
     rows = target_rows(sections)
     if not rows:
         return None
