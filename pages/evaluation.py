@@ -31,35 +31,55 @@ files = evaluation.evaluation_files(folder)
 
 st.title("Offline evaluation")
 
+shown_name = folder.parent.name
 if not files:
     st.info(
-        f"No evaluation results for **{engine.catalog.name}** yet. Produce them from a shell "
-        "in the project folder (every part together takes about half an hour on 2 cores):",
+        f"No evaluation results for **{engine.catalog.name}** yet. Measure them from a shell in "
+        "the project folder: the quick protocol takes a few minutes on 2 cores; every part, "
+        "with a file of search requests, the better part of an hour:",
         icon=":material/lab_research:",
     )
-    st.code(evaluation.evaluate_command(app.data_arg()), language="bash")
+    st.code(
+        evaluation.evaluate_command(app.data_arg(), quick=True)
+        + "\n"
+        + evaluation.evaluate_command(app.data_arg()),
+        language="bash",
+    )
     st.caption(
         "`FILE.jsonl` holds one request per line with its answer, "
         '`{"query": "...", "movieId": 123}`; the search and genre-cluster search parts only run '
         "with it; `--parts` picks a subset of rating, ranking, search, models. Results are read "
         f"from `{folder}/*.json`; reload this page afterwards."
     )
-    others = evaluation.other_evaluation_folders(engine)
-    if not others:
+    # Fallback order: shipped results for this very data set, then other data sets' results.
+    reference = evaluation.reference_results(engine)
+    choices = {}
+    if reference is not None:
+        choices[f"{reference.dataset} (shipped reference results)"] = reference.folder
+    choices.update(evaluation.other_evaluation_folders(engine))
+    if not choices:
         show_scaling()
         st.stop()
-    shown = st.selectbox(
-        "Meanwhile, show the results of another data set",
-        list(others),
-        help="Results written earlier for another data set in the same artifacts folder.",
+    shown = str(
+        st.selectbox(
+            "Meanwhile, show",
+            list(choices),
+            help="Results shipped with the project for this data set, or written earlier for "
+            "another data set in the same artifacts folder.",
+        )
     )
-    folder = others[str(shown)]
+    folder = choices[shown]
     files = evaluation.evaluation_files(folder)
-    st.warning(
-        f"Showing results for **{shown}**, not for the data set being served "
-        f"(**{engine.catalog.name}**).",
-        icon=":material/swap_horiz:",
-    )
+    if reference is not None and folder == reference.folder:
+        shown_name = f"{reference.dataset} (shipped reference, not measured here)"
+        st.info(evaluation.reference_label(reference), icon=":material/inventory_2:")
+    else:
+        shown_name = shown
+        st.warning(
+            f"Showing results for **{shown}**, not for the data set being served "
+            f"(**{engine.catalog.name}**).",
+            icon=":material/swap_horiz:",
+        )
 
 tables, errors = evaluation.read_evaluation(evaluation.evaluation_stamp(files))
 for error in errors:
@@ -68,8 +88,9 @@ if not tables:
     show_scaling()
     st.stop()
 st.caption(
-    f"{len(tables)} result table{'s' * (len(tables) != 1)} for **{folder.parent.name}** "
-    f"from `{folder}`. Re-run `python -m core evaluate --queries FILE.jsonl` to refresh them."
+    f"{len(tables)} result table{'s' * (len(tables) != 1)} for **{shown_name}** from "
+    f"`{folder}`. Re-run `python -m core evaluate --quick` (a few minutes) or "
+    "`python -m core evaluate --queries FILE.jsonl` (every part) to refresh them."
 )
 
 targets = evaluation.targets_frame(tables)

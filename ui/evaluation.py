@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core.config import BUILTIN_DATA
+from core.evaluation.reference import Reference, find_reference
 from core.evaluation.results import Section, read_sections, section_files
 from core.serving.engine import Engine
 from ui.app import CACHE_TTL
@@ -63,6 +64,28 @@ def evaluation_folder(engine: Engine) -> Path:
     return Path(engine.settings.artifacts_dir) / dataset / "evaluation"
 
 
+def served_dataset(engine: Engine) -> str:
+    """The served data set's name in the artifacts folder (``builtin`` for the built-in data)."""
+    if engine.manifest is not None:
+        return engine.manifest.dataset
+    return Path(engine.folder).name if engine.folder is not None else BUILTIN_DATA
+
+
+def reference_results(engine: Engine) -> Reference | None:
+    """Results shipped with the project for the served data set (same name only), if any."""
+    return find_reference(served_dataset(engine))
+
+
+def reference_label(reference: Reference) -> str:
+    """What the page says above shipped results: whose they are, how and when measured."""
+    name = "the built-in data" if reference.dataset == BUILTIN_DATA else reference.dataset
+    return (
+        f"Reference results shipped with the project for {name}, measured on "
+        f"{reference.summary()} with `{reference.command}`; not measured on this machine. Run "
+        "`python -m core evaluate --quick` to measure your own (a few minutes)."
+    )
+
+
 def evaluation_files(folder: Path) -> list[Path]:
     """Metrics files in the folder (hidden partial writes excluded)."""
     return section_files(folder)
@@ -87,11 +110,11 @@ def evaluation_stamp(files: Iterable[Path]) -> tuple[tuple[str, float], ...]:
     return tuple((str(p), p.stat().st_mtime) for p in files)
 
 
-def evaluate_command(data: str | None) -> str:
-    """The shell command that writes the results of ``data`` (``None`` = built-in)."""
-    return (
-        "python -m core evaluate" + (f' --data "{data}"' if data else "") + " --queries FILE.jsonl"
-    )
+def evaluate_command(data: str | None, *, quick: bool = False) -> str:
+    """The shell command that writes the results of ``data`` (``None`` = built-in): the quick
+    protocol without requests, or every part with a requests file."""
+    where = f' --data "{data}"' if data else ""
+    return f"python -m core evaluate{where}" + (" --quick" if quick else " --queries FILE.jsonl")
 
 
 # -- reading them ------------------------------------------------------------------------------
@@ -139,7 +162,11 @@ def targets_frame(tables: Iterable[MetricsTable]) -> pd.DataFrame | None:
     ``tables``, or None when no table has a target."""
     from core.evaluation.targets import target_rows
 
-    sections = {t.key: {"rows": t.frame.to_dict("records")} for t in tables if "model" in t.frame}
+    sections = {
+        t.key: {"rows": t.frame.to_dict("records"), "protocol": t.protocol}
+        for t in tables
+        if "model" in t.frame
+    }
     rows = target_rows(sections)
     if not rows:
         return None

@@ -7,7 +7,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
+import shlex
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,7 +28,7 @@ from core.cli.output import (
     terminal,
 )
 from core.cli.parser import INT64_MAX, INT64_MIN
-from core.config import Settings
+from core.config import BUILTIN_DATA, Settings
 from core.data.layouts import rating_step
 from core.errors import DataError, EmptyQuery, UnknownUser, WorkbenchError
 
@@ -249,11 +253,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.evaluation.reference import git_commit, machine
     from core.evaluation.results import format_section
     from core.evaluation.runner import PARTS, run
     from core.evaluation.targets import target_rows
 
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if args.parts is None:
+        # The models part is not reduced by --quick and alone exceeds its budget.
+        parts = [p for p in PARTS if not (args.quick and p == "models")]
+    else:
+        parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise WorkbenchError(f"Unknown part(s) {unknown}; choose from {', '.join(PARTS)}.")
@@ -266,10 +275,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         say("note: no --queries file given, skipping the search part", file=sys.stderr)
     if "models" in parts and args.queries is None:
         say("note: no --queries file given, skipping the genre-cluster search", file=sys.stderr)
+    context = {**machine(), "git_commit": git_commit()} if args.save_reference else {}
+    started = (time.perf_counter(), _cpu_seconds(), context)
     sections = run(
         args.data, Settings(), parts=parts, queries=args.queries, requests=args.requests,
+        quick=args.quick,
         progress=progress_printer(not args.json),
     )  # fmt: skip
+    if args.save_reference:
+        _save_reference(args, parts, sections, started)
     if args.json:
         payload = {name: s.to_dict() for name, s in sections.items()}
         say(json.dumps({**payload, "targets": target_rows(sections)}, default=float))
@@ -286,6 +300,40 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             say(f"{row['measure']:<28} {row['target']:>8}  {row['measured']:.4f}  {mark}"
                   f"  ({row['row']})")  # fmt: skip
     return 0
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _save_reference(
+    args: argparse.Namespace, parts: list[str], sections: dict[str, Any], started: tuple
+) -> None:
+    """Write ``sections`` as the shipped reference results of the data set just evaluated."""
+    from core.evaluation.reference import save_reference
+
+    if not sections:
+        raise WorkbenchError("Nothing was measured, so no reference results were written.")
+    dataset = next(iter(sections.values())).dataset or (
+        BUILTIN_DATA if args.data is None else Path(args.data).name
+    )
+    command = " ".join(
+        ["python -m core evaluate"]
+        + ([f"--data {shlex.quote(str(args.data))}"] if args.data else [])
+        + ([f"--parts {','.join(parts)}"] if args.parts is not None else [])
+        + ([f"--queries {shlex.quote(str(args.queries))}"] if args.queries else [])
+        + (["--quick"] if args.quick else [])
+    )
+    folder = save_reference(
+        sections, dataset, command=command, started=started[2],
+        wall_seconds=time.perf_counter() - started[0], cpu_seconds=_cpu_seconds() - started[1],
+    )  # fmt: skip
+    print(f"reference results written to {folder}", file=sys.stderr)
 
 
 def _cmd_tune_search(args: argparse.Namespace) -> int:

@@ -167,10 +167,11 @@ def _quality_commands(sub: Any) -> None:
     add_common(p, top=False)
     p.add_argument(
         "--parts",
-        default="rating,ranking,search,models,chat",
-        help="comma-separated subset of rating,ranking,search,models,chat (default: all; models "
-        "= two-tower retrieval and rating, cold start, ANN recall, director & cast and TMDB "
-        "metadata in the blend, genre-cluster search; chat = the everyday chat on --requests)",
+        default=None,
+        help="comma-separated subset of rating,ranking,search,models,chat (default: all, or all "
+        "but models with --quick; models = two-tower retrieval and rating, cold start, ANN "
+        "recall, director & cast and TMDB metadata in the blend, genre-cluster search; chat = "
+        "the everyday chat on --requests)",
     )
     p.add_argument(
         "--queries",
@@ -184,6 +185,19 @@ def _quality_commands(sub: Any) -> None:
         default=None,
         help='chat requests, JSONL with {"query": ..., "answers": [movieId, ...], "seeds": '
         "[...]} per line, as in ReDial-style files (needed for chat)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few minutes instead of the better part of an hour: 2 rating folds instead of 5, "
+        "a seeded sample of 200 users for ranking and of 300 requests for search (the "
+        "protocols say so); the models part is skipped unless --parts names it",
+    )
+    p.add_argument(
+        "--save-reference",
+        action="store_true",
+        help="also write the results, with the date, command, machine and git commit, as the "
+        "reference results shipped in core/resources/reference/<dataset>/ (maintainers)",
     )
 
     p = sub.add_parser(

@@ -18,7 +18,7 @@ from core.config import Settings
 from core.data.catalog import Catalog
 from core.evaluation.baselines import baseline_matrices
 from core.evaluation.metrics import K, ranking_metrics
-from core.evaluation.results import Section
+from core.evaluation.results import Section, quick_protocol
 from core.evaluation.signals import (
     FittedSignals,
     blend_top,
@@ -29,11 +29,28 @@ from core.evaluation.signals import (
     signal_matrices,
     top_k,
 )
-from core.evaluation.splits import stratified_split, temporal_leave_one_out
+from core.evaluation.splits import sample_users, stratified_split, temporal_leave_one_out
 from core.evaluation.tuning import Tuned, collab_grid, collab_matrix, tune_on_validation
 from core.progress import Progress, no_progress
 from core.serving.blend import Weights
 from core.signals.base import Scorer
+
+#: Users scored (for tuning and test) by ``evaluate --quick``: a seeded sample; the models are
+#: still fitted on every user's training ratings.
+QUICK_USERS = 200
+
+
+def _users(test: pd.DataFrame, quick: bool, seed: int) -> tuple[np.ndarray, int]:
+    """The users scored (all with a test item, or the quick sample) and how many there were."""
+    users = np.unique(test["userId"].to_numpy())
+    return sample_users(users, QUICK_USERS if quick else None, seed), len(users)
+
+
+def _marked(protocol: str, quick: bool, users: np.ndarray, total: int, seed: int) -> str:
+    if not quick:
+        return protocol
+    reduced = f"{len(users)} of the {total} users scored (random sample, seed {seed})"
+    return quick_protocol(protocol, reduced)
 
 
 def _plain_ranker(part: Catalog, settings: Settings) -> Scorer:
@@ -92,12 +109,13 @@ def _ranking_rows(
 
 def evaluate_ranking_stratified(
     catalog: Catalog, settings: Settings, embeddings: np.ndarray, *, seed: int = 42,
-    progress: Progress = no_progress,
+    quick: bool = False, progress: Progress = no_progress,
 ) -> Section:  # fmt: skip
-    """Per-user stratified 75/25 split; weights tuned on a 75/25 split of the training part."""
+    """Per-user stratified 75/25 split; weights tuned on a 75/25 split of the training part.
+    ``quick`` scores a seeded sample of :data:`QUICK_USERS` users."""
     started = time.perf_counter()
     train, test = stratified_split(catalog.ratings, 0.25, seed)
-    users = np.unique(test["userId"].to_numpy())
+    users, total = _users(test, quick, seed)
     progress("ranking (stratified): tuning recency and blend weights on validation", 0.1)
     inner_train, valid = stratified_split(train, 0.25, seed + 1)
     tuned = tune_on_validation(
@@ -109,13 +127,16 @@ def evaluate_ranking_stratified(
     progress("ranking (stratified): public baselines", 0.8)
     baselines, baseline_settings = baseline_matrices(fitted.catalog, users, settings, seed=seed)
     metrics = (f"nDCG@{K}", f"Recall@{K}", f"Precision@{K}", f"MAP@{K}")
-    section = Section(
-        "ranking_stratified",
+    protocol = (
         f"Per-user stratified random split, 75% train / 25% test (seed {seed}); relevance = "
         f"any held-out movie; candidates exclude the user's training movies; {len(users)} users. "
         "Collaborative recency, then blend weights, chosen by nDCG@10 on a 75/25 split of the "
         "training part only. Public baselines (SVD, item-kNN, BPR, ALS) are fitted on the "
-        "same training part with fixed settings and seeds.",
+        "same training part with fixed settings and seeds."
+    )
+    section = Section(
+        "ranking_stratified",
+        _marked(protocol, quick, users, total, seed),
         _ranking_rows(fitted, users, train, test, tuned, metrics, settings, baselines),
         {**tuned.chosen(f"nDCG@{K}"), "baselines": baseline_settings},
     )
@@ -128,12 +149,15 @@ def evaluate_ranking_loo(
     settings: Settings,
     embeddings: np.ndarray,
     *,
+    seed: int = 42,
+    quick: bool = False,
     progress: Progress = no_progress,
 ) -> Section:
-    """Temporal leave-one-out: latest rating test, second latest validation, rest train."""
+    """Temporal leave-one-out: latest rating test, second latest validation, rest train.
+    ``quick`` scores a seeded sample of :data:`QUICK_USERS` users."""
     started = time.perf_counter()
     train, valid, test = temporal_leave_one_out(catalog.ratings)
-    users = np.unique(test["userId"].to_numpy())
+    users, total = _users(test, quick, seed)
     progress("ranking (leave-one-out): tuning recency and blend weights on validation", 0.1)
     tuned = tune_on_validation(
         fit_signals(catalog, train, settings, embeddings), users, valid, train, f"HitRate@{K}"
@@ -143,14 +167,17 @@ def evaluate_ranking_loo(
     fitted = fit_signals(catalog, full_train, tuned.settings(settings), embeddings)
     progress("ranking (leave-one-out): public baselines", 0.8)
     baselines, baseline_settings = baseline_matrices(fitted.catalog, users, settings)
-    section = Section(
-        "ranking_loo",
+    protocol = (
         "Temporal leave-one-out: each user's latest rating is the test item, the second latest "
         "the validation item, the rest train; candidates exclude the user's earlier movies; "
         f"{len(users)} users. Collaborative recency, then blend weights, chosen by HitRate@10 "
         "on the validation items with models fitted on train; test scored with models refitted "
         "on train + validation. Public baselines (SVD, item-kNN, BPR, ALS) are fitted on "
-        "train + validation with fixed settings and seeds.",
+        "train + validation with fixed settings and seeds."
+    )
+    section = Section(
+        "ranking_loo",
+        _marked(protocol, quick, users, total, seed),
         _ranking_rows(
             fitted, users, full_train, test, tuned, (f"HitRate@{K}", f"nDCG@{K}"), settings,
             baselines,

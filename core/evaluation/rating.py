@@ -18,7 +18,7 @@ import pandas as pd
 from core.config import Settings
 from core.data.catalog import Catalog
 from core.evaluation.metrics import rmse_mae
-from core.evaluation.results import Section
+from core.evaluation.results import Section, quick_protocol
 from core.evaluation.signals import subset_catalog
 from core.progress import Progress, no_progress
 
@@ -46,6 +46,11 @@ KNN_BASELINE_SIM = {"name": "pearson_baseline", "user_based": False}
 #: movies x movies arrays while computing the similarity (40 bytes a pair: 3.2 GB for the
 #: 9,000 movies of ml-latest-small, 300 GB for the 87,000 of ml-32m).
 KNN_BASELINE_MAX_ITEMS = 15_000
+
+
+#: Folds of the full protocol and of ``evaluate --quick``.
+FOLDS = 5
+QUICK_FOLDS = 2
 
 
 def svd_param_grid(grid: Mapping[str, Iterable[Any]] | None = None) -> list[dict[str, Any]]:
@@ -199,18 +204,21 @@ def evaluate_rating(
     catalog: Catalog,
     settings: Settings,
     *,
-    folds: int = 5,
+    folds: int | None = None,
     seed: int = 42,
     svd_grid: Iterable[Mapping[str, Any]] | None = None,
+    quick: bool = False,
     progress: Progress = no_progress,
 ) -> Section:
     """K-fold cross-validation of the rating predictor against Surprise baselines (global
     mean, BaselineOnly, SVD with defaults, KNNBaseline and SVD grid-searched on validation
-    within each fold over ``svd_grid``, default :func:`svd_param_grid`)."""
+    within each fold over ``svd_grid``, default :func:`svd_param_grid`). ``folds`` defaults to
+    :data:`FOLDS`, or :data:`QUICK_FOLDS` with ``quick`` (whose protocol then says so)."""
     from sklearn.model_selection import KFold
     from surprise import Dataset, Reader
 
     started = time.perf_counter()
+    folds = folds or (QUICK_FOLDS if quick else FOLDS)
     ratings = catalog.ratings.reset_index(drop=True)
     scale = catalog.report.rating_scale
     grid = svd_param_grid() if svd_grid is None else [dict(g) for g in svd_grid]
@@ -231,7 +239,10 @@ def evaluate_rating(
         skipped = _surprise_baselines(errors, data, pairs, truth, seed) or skipped
         searched.append(_grid_searched_svd(errors, train, data, pairs, truth, grid, seed, fold))
         weights.append(_product_model(errors, catalog, settings, train, test, truth))
-    section = Section("rating", _rating_protocol(folds, seed, grid, skipped), errors.rows())
+    protocol = _rating_protocol(folds, seed, grid, skipped)
+    if quick:
+        protocol = quick_protocol(protocol, f"{folds} folds instead of {FOLDS}")
+    section = Section("rating", protocol, errors.rows())
     section.chosen = {
         "svd": settings.svd.__dict__,
         "rating": settings.rating.__dict__,

@@ -14,6 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+#: Opens the protocol of every section measured by ``python -m core evaluate --quick`` (fewer
+#: folds, a sample of users or requests), so a quick figure is never read as a full one.
+QUICK_PROTOCOL = "Quick protocol (python -m core evaluate --quick): "
+
 
 @dataclass
 class Section:
@@ -28,6 +32,11 @@ class Section:
     dataset: str = ""
     written_at: float | None = None
 
+    @property
+    def quick(self) -> bool:
+        """Whether this section was measured by the quick protocol (:data:`QUICK_PROTOCOL`)."""
+        return self.protocol.startswith(QUICK_PROTOCOL)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the Evaluation page."""
         return {
@@ -37,6 +46,11 @@ class Section:
             "chosen": self.chosen,
             "seconds": round(self.seconds, 1),
         }
+
+
+def quick_protocol(protocol: str, reduced: str) -> str:
+    """``protocol`` marked as the quick one, saying first what ``--quick`` reduced."""
+    return f"{QUICK_PROTOCOL}{reduced}. {protocol}"
 
 
 def format_section(section: Section) -> str:

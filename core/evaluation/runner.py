@@ -17,7 +17,7 @@ from core.config import Settings
 from core.evaluation.ranking import evaluate_ranking_loo, evaluate_ranking_stratified
 from core.evaluation.rating import evaluate_rating
 from core.evaluation.results import Section, write_section
-from core.evaluation.search import evaluate_search, read_queries
+from core.evaluation.search import evaluate_search, read_queries, sample_queries
 from core.progress import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -35,12 +35,15 @@ def run(
     parts: Iterable[str] = PARTS,
     queries: Path | None = None,
     requests: Path | None = None,
+    quick: bool = False,
     progress: Progress = no_progress,
 ) -> dict[str, Section]:
     """Run the chosen parts on a data set and write each section's JSON next to its artifacts.
 
     ``queries`` (tip-of-the-tongue requests with one answer) feed the search part; ``requests``
-    (chat requests with liked answers, ReDial style) the chat part."""
+    (chat requests with liked answers, ReDial style) the chat part. ``quick`` (``evaluate
+    --quick``): fewer folds for rating and search, a seeded sample of users for ranking and of
+    requests for search; every section's protocol then says so."""
     from core.serving.engine import Engine
 
     settings = settings or Settings()
@@ -50,20 +53,22 @@ def run(
     sections: dict[str, Section] = {}
     parts = list(parts)
     if "rating" in parts:
-        sections["rating"] = evaluate_rating(catalog, settings, progress=progress)
+        sections["rating"] = evaluate_rating(catalog, settings, quick=quick, progress=progress)
     if "ranking" in parts:
         sections["ranking_stratified"] = evaluate_ranking_stratified(
-            catalog, settings, embeddings, progress=progress
+            catalog, settings, embeddings, quick=quick, progress=progress
         )
         sections["ranking_loo"] = evaluate_ranking_loo(
-            catalog, settings, embeddings, progress=progress
+            catalog, settings, embeddings, quick=quick, progress=progress
         )
     if "search" in parts and queries is not None:
         from core.search.rerank import file_digest
 
+        requests = read_queries(queries)
         sections["search"] = evaluate_search(
-            engine, read_queries(queries), progress=progress, queries_digest=file_digest(queries)
-        )
+            engine, sample_queries(requests) if quick else requests, progress=progress,
+            queries_digest=file_digest(queries), quick=quick,
+        )  # fmt: skip
     if "models" in parts:
         from core.evaluation.models import evaluate_models
 
@@ -76,6 +81,7 @@ def run(
     if engine.folder is not None:
         dataset = engine.manifest.dataset if engine.manifest else catalog.name
         for section in sections.values():
+            section.dataset = dataset
             write_section(engine.folder / "evaluation", section, dataset=dataset)
     return sections
 

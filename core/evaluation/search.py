@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.evaluation.metrics import search_metrics
-from core.evaluation.results import Section
+from core.evaluation.results import Section, quick_protocol
 from core.progress import Progress, no_progress
 from core.search.request import NARRATIVE_WORDS
 from core.search.training import (
@@ -27,6 +27,11 @@ from core.search.training import (
     fit_search_models,
     save_search_models,
 )
+
+#: ``evaluate --quick``: a seeded sample of at most this many requests, and fewer folds for the
+#: cross-validated re-ranker.
+QUICK_QUERIES = 300
+QUICK_FOLDS = 3
 
 FUSION = "full search, score fusion only"
 METADATA_ONLY = "full search, score fusion, over title, genres and tags only"
@@ -41,6 +46,16 @@ def read_queries(path: Path) -> list[dict[str, Any]]:
             if "query" in record and "movieId" in record:
                 out.append(record)
     return out
+
+
+def sample_queries(
+    queries: list[dict[str, Any]], most: int = QUICK_QUERIES, seed: int = 42
+) -> list[dict[str, Any]]:
+    """A seeded random sample of at most ``most`` requests, in file order."""
+    if len(queries) <= most:
+        return queries
+    keep = np.sort(np.random.default_rng(seed).choice(len(queries), size=most, replace=False))
+    return [queries[i] for i in keep]
 
 
 def _search_all(
@@ -179,7 +194,7 @@ def _held_out_rows(
     return rows
 
 
-def _search_protocol(runs: SearchRuns) -> str:
+def _search_protocol(runs: SearchRuns, folds: int) -> str:
     return (
         f"{len(runs.requests)} natural-language requests with one known answer each "
         f"({runs.n_queries - len(runs.requests)} skipped: answer not in this catalogue); the "
@@ -187,8 +202,8 @@ def _search_protocol(runs: SearchRuns) -> str:
         "alone use score fusion with the other retriever switched off. Narrative requests "
         f"(more than {NARRATIVE_WORDS} words) are re-ranked by the learned model in the "
         "product, with request vectors mapped by the learned adapter; the cross-validated row "
-        "fits both on 4/5 of these requests and ranks the other 1/5, in turn (short requests "
-        "keep score fusion)."
+        f"fits both on {folds - 1}/{folds} of these requests and ranks the other 1/{folds}, in "
+        "turn (short requests keep score fusion)."
     )
 
 
@@ -199,7 +214,8 @@ def evaluate_search(
     progress: Progress = no_progress,
     top: int = 100,
     queries_digest: str | None = None,
-    folds: int = 5,
+    folds: int | None = None,
+    quick: bool = False,
 ) -> Section:
     """Recall@1/10/100 and MRR@10 of BM25 alone, embeddings alone, score fusion, score fusion
     over title, genres and tags only, the product (fusion + the shipped re-ranker and adapter)
@@ -209,10 +225,13 @@ def evaluate_search(
 
     ``queries_digest`` (:func:`core.search.rerank.file_digest` of the queries file) marks the
     product row as in-sample when the shipped re-ranker was trained on that very file; the
-    cross-validated row is then the honest figure."""
+    cross-validated row is then the honest figure. ``folds`` defaults to 5, or
+    :data:`QUICK_FOLDS` with ``quick`` (the caller samples the requests, :func:`sample_queries`;
+    the protocol then says so)."""
     from core.search.rerank import fold_of_requests
 
     started = time.perf_counter()
+    folds = folds or (QUICK_FOLDS if quick else 5)
     runs = queries if isinstance(queries, SearchRuns) else collect_search_runs(
         engine, queries, progress=progress
     )  # fmt: skip
@@ -245,7 +264,11 @@ def evaluate_search(
                 m.answers_in_pool for m in models
             ],
         }
-    section = Section("search", _search_protocol(runs), chosen=chosen)
+    protocol = _search_protocol(runs, folds)
+    if quick:
+        reduced = f"a random sample of at most {QUICK_QUERIES} requests (seed 42), {folds} folds"
+        protocol = quick_protocol(protocol, reduced)
+    section = Section("search", protocol, chosen=chosen)
     for name, lists in ranked.items():
         section.rows.append({"model": name, **search_metrics(lists, runs.answers)})
     if cv_name in ranked:

@@ -47,3 +47,10 @@ def temporal_leave_one_out(
     valid = ordered[eligible & (from_end == 1)]
     train = ordered[~(eligible & (from_end <= 1))]
     return train, valid, test
+
+
+def sample_users(users: np.ndarray, most: int | None, seed: int = 42) -> np.ndarray:
+    """A seeded random sample of at most ``most`` of ``users``, sorted (all when ``None``)."""
+    if most is None or len(users) <= most:
+        return users
+    return np.sort(np.random.default_rng(seed).choice(users, size=most, replace=False))

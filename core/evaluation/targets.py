@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.evaluation.metrics import K
-from core.evaluation.results import Section
+from core.evaluation.results import QUICK_PROTOCOL, Section
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ TARGETS: tuple[Target, ...] = (
 
 def target_rows(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per :data:`TARGETS` entry whose section is present: the measure, the target,
-    the product's figure, which row it came from and whether it is met. ``sections`` maps a
+    the product's figure, which row it came from and whether it is met (the measure says
+    when the section was measured by the quick protocol). ``sections`` maps a
     section name to a :class:`Section` or its :meth:`Section.to_dict` form."""
     out = []
     for target in TARGETS:
@@ -63,6 +64,7 @@ def target_rows(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
         if section is None:
             continue
         rows = section.rows if isinstance(section, Section) else section.get("rows", [])
+        protocol = section.protocol if isinstance(section, Section) else section.get("protocol")
         chosen = None
         for fragment in target.rows:
             chosen = next((r for r in rows if fragment in str(r.get("model", ""))), None)
@@ -75,7 +77,9 @@ def target_rows(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
             continue
         measured = float(chosen[target.metric])
         out.append({
-            "measure": target.measure,
+            # A quick figure (fewer folds, sampled users) is not the protocol the target names.
+            "measure": target.measure
+            + (" (quick protocol)" if str(protocol or "").startswith(QUICK_PROTOCOL) else ""),
             "target": ("<= " if target.lower_is_better else ">= ") + f"{target.value:g}",
             "measured": round(measured, 4),
             "met": target.met(measured),

@@ -11,7 +11,7 @@ from core.evaluation import ranking
 from core.evaluation.baselines import ITEM_KNN_K, baseline_matrices
 from core.evaluation.ranking import evaluate_ranking_loo, evaluate_ranking_stratified
 from core.evaluation.signals import subset_catalog
-from core.evaluation.splits import stratified_split, temporal_leave_one_out
+from core.evaluation.splits import sample_users, stratified_split, temporal_leave_one_out
 from core.evaluation.tuning import collab_grid
 
 SETTINGS = Settings(
@@ -135,3 +135,28 @@ def test_baseline_matrices_are_seeded_and_know_only_training_movies(tiny_catalog
         assert np.isnan(matrix[:, column]).all(), name
         assert np.isnan(matrix[-1]).all(), name
         assert np.isfinite(matrix[:-1]).any(axis=1).all(), name
+
+
+@pytest.mark.parametrize(
+    ("most", "expected"),
+    [(None, 7), (7, 7), (100, 7), (3, 3), (1, 1)],
+)
+def test_sample_users_is_seeded_sorted_and_a_subset(most, expected) -> None:
+    users = np.array([3, 9, 12, 20, 41, 55, 70])
+    sample = sample_users(users, most, seed=1)
+    assert len(sample) == expected and set(sample) <= set(users)
+    assert np.all(np.diff(sample) > 0)
+    assert np.array_equal(sample, sample_users(users, most, seed=1))
+
+
+def test_quick_ranking_scores_a_sample_of_users_and_says_so(
+    tiny_catalog, embeddings, monkeypatch
+) -> None:
+    monkeypatch.setattr(ranking, "QUICK_USERS", 10)
+    total = tiny_catalog.ratings["userId"].nunique()
+    for evaluate in (evaluate_ranking_stratified, evaluate_ranking_loo):
+        section = evaluate(tiny_catalog, SETTINGS, embeddings, quick=True)
+        assert section.quick, section.name
+        assert f"10 of the {total} users scored (random sample, seed 42)" in section.protocol
+        assert "; 10 users." in section.protocol
+        assert any("(product)" in row["model"] for row in section.rows)

@@ -58,3 +58,13 @@ def test_knn_baseline_is_skipped_when_its_matrices_would_not_fit(tiny_catalog, m
     section = evaluate_rating(tiny_catalog, SETTINGS, folds=2, svd_grid=grid)
     assert not any("KNNBaseline" in row["model"] for row in section.rows)
     assert "KNNBaseline skipped" in section.protocol
+
+
+def test_quick_rating_has_two_folds_and_says_so(tiny_catalog) -> None:
+    grid = [{"n_factors": 2, "n_epochs": 2}]
+    section = evaluate_rating(tiny_catalog, SETTINGS, svd_grid=grid, quick=True)
+    assert len(section.chosen["svd grid search per fold"]) == rating.QUICK_FOLDS == 2
+    assert section.quick and "2 folds instead of 5" in section.protocol
+    assert "2-fold cross-validation" in section.protocol
+    assert any(row["model"] == "stacked ensemble (product)" for row in section.rows)
+    assert not evaluate_rating(tiny_catalog, SETTINGS, folds=2, svd_grid=grid).quick

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.evaluation.search import evaluate_search, train_search_reranker
+import pytest
+
+from core.evaluation.search import (
+    QUICK_FOLDS,
+    evaluate_search,
+    sample_queries,
+    train_search_reranker,
+)
 from core.search import rerank
 from core.search.adapter import QueryAdapter
 from core.search.rerank import SearchReranker
@@ -55,3 +62,21 @@ def test_evaluate_search_reports_the_cross_validated_row(tiny_engine, tmp_path: 
     assert models.adapter is None and models.reranker.trained_on["adapter"] is False
     names = [row["model"] for row in section.rows]
     assert "full search, re-ranker 3-fold cross-validated on these requests" in names
+
+
+@pytest.mark.parametrize(("most", "expected"), [(10, 5), (5, 5), (3, 3), (1, 1)])
+def test_sample_queries_is_seeded_and_keeps_file_order(most: int, expected: int) -> None:
+    queries = [{"query": f"q{i}", "movieId": i} for i in range(5)]
+    sample = sample_queries(queries, most, seed=3)
+    assert len(sample) == expected
+    assert [q["movieId"] for q in sample] == sorted(q["movieId"] for q in sample)
+    assert sample == sample_queries(queries, most, seed=3)
+
+
+def test_quick_search_says_so_and_uses_fewer_folds(tiny_engine) -> None:
+    queries = [{"query": story, "movieId": mid} for mid, story in STORIES.items()]
+    section = evaluate_search(tiny_engine, queries, quick=True)
+    assert section.quick and f"{QUICK_FOLDS} folds" in section.protocol
+    assert f"fits both on {QUICK_FOLDS - 1}/{QUICK_FOLDS} of these requests" in section.protocol
+    cross_validated = f"{QUICK_FOLDS}-fold cross-validated on these requests"
+    assert any(cross_validated in row["model"] for row in section.rows)

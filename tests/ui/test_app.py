@@ -550,6 +550,87 @@ def test_evaluation_falls_back_to_another_data_sets_results(
         shutil.rmtree(other.parent)
 
 
+@pytest.fixture
+def shipped_reference(
+    tiny_engine: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, int]:
+    """The committed built-in reference results, shipped (in a temporary reference folder)
+    under the tiny data set's name, so the page serving it finds them; their name and count."""
+    from core.config import BUILTIN_DATA
+    from core.evaluation import reference
+
+    shipped = reference.find_reference(BUILTIN_DATA)
+    assert shipped is not None, "the built-in reference results are committed"
+    name = tiny_engine.manifest.dataset  # type: ignore[attr-defined]
+    shutil.copytree(shipped.folder.parent, tmp_path / "reference" / name)
+    monkeypatch.setattr(reference, "REFERENCE_ROOT", tmp_path / "reference")
+    return name, len(list(shipped.folder.glob("*.json")))
+
+
+def test_evaluation_shows_labelled_reference_results_on_a_fresh_machine(
+    shipped_reference: tuple[str, int], no_scaling_results
+) -> None:
+    name, count = shipped_reference
+    at = app(page="evaluation")
+    commands = " ".join(c.value for c in at.code)
+    assert "python -m core evaluate --data" in commands and 'tiny-movielens" --quick' in commands
+    assert at.selectbox[0].value == f"{name} (shipped reference results)"
+    label = " ".join(i.value for i in at.info)
+    assert "Reference results shipped with the project" in label
+    assert (
+        "with `python -m core evaluate --quick`" in label
+        and "not measured on this machine" in label
+    )
+    assert "measure your own" in label
+    assert not at.warning, "shipped results are not another data set's"
+    shown = texts(at)
+    assert f"{name} (shipped reference, not measured here)" in shown
+    assert "Quick protocol (python -m core evaluate --quick)" in shown
+    assert "Rating prediction" in shown and "Top-N ranking (leave last out)" in shown
+    assert len(at.dataframe) == count + 1, "every shipped table and the quality targets"
+    assert all("(quick protocol)" in m for m in at.dataframe[0].value["measure"])
+
+
+def test_evaluation_own_results_replace_the_reference(
+    tiny_engine: object, shipped_reference: tuple[str, int], no_scaling_results
+) -> None:
+    folder = Path(tiny_engine.folder) / "evaluation"  # type: ignore[attr-defined]
+    write_metrics(folder)
+    try:
+        at = app(page="evaluation")
+        assert not at.selectbox and not at.info
+        shown = texts(at)
+        assert "shipped" not in shown and "Quick protocol" not in shown
+        assert "80/20 random split" in shown
+        assert len(at.dataframe) == 3
+    finally:
+        for file in folder.glob("*.json"):
+            file.unlink()
+
+
+def test_evaluation_prefers_the_reference_to_another_data_set(
+    tiny_engine: object, shipped_reference: tuple[str, int], no_scaling_results
+) -> None:
+    name, count = shipped_reference
+    own = Path(tiny_engine.folder)  # type: ignore[attr-defined]
+    other = own.parent / "another-data-set" / "evaluation"
+    write_metrics(other)
+    try:
+        at = app(page="evaluation")
+        assert at.selectbox[0].options == [
+            f"{name} (shipped reference results)",
+            "another-data-set",
+        ]
+        assert len(at.dataframe) == count + 1
+        at.selectbox[0].set_value("another-data-set").run()
+        assert_clean(at)
+        assert any("another-data-set" in w.value for w in at.warning)
+        assert not any("Reference results shipped" in i.value for i in at.info)
+        assert len(at.dataframe) == 3
+    finally:
+        shutil.rmtree(other.parent)
+
+
 def test_scaling_table_and_figure(tmp_path: Path) -> None:
     import json
 
