@@ -128,6 +128,22 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0 if status.up_to_date else 1
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from core.serving.prune import prune
+
+    removed = prune(Settings().artifacts_dir, dry_run=args.dry_run)
+    if args.json:
+        say(json.dumps([{"folder": str(o.folder), "source": o.source, "bytes": o.bytes}
+                        for o in removed]))  # fmt: skip
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    for orphan in removed:
+        say(f"{verb} {orphan.folder.name} ({orphan.bytes / 1e6:,.0f} MB; {orphan.source} is gone)")
+    total = sum(o.bytes for o in removed) / 1e6
+    say(f"{len(removed)} folder(s), {total:,.0f} MB" if removed else "nothing to prune")
+    return 0
+
+
 def _cmd_recommend(args: argparse.Namespace) -> int:
     from core.serving.blend import Filters
 
@@ -383,6 +399,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 COMMANDS = {
     "build": _cmd_build,
     "status": _cmd_status,
+    "prune": _cmd_prune,
     "recommend": _cmd_recommend,
     "similar": _cmd_similar,
     "search": _cmd_search,

@@ -79,6 +79,10 @@ def _data_commands(sub: Any) -> None:
         "spark://host:7077, yarn",
     )
 
+    p = sub.add_parser("prune", help="remove the artifacts of data folders that no longer exist")
+    p.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     p = sub.add_parser("status", help="say whether the artifacts are up to date")
     add_common(p, top=False)
 

@@ -316,13 +316,18 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def clean_stale_temporaries(root: Path, max_age_s: float = 3600.0) -> None:
-    """Remove temporary folders left by crashed builds (older than ``max_age_s``)."""
+def clean_stale_temporaries(
+    root: Path, max_age_s: float = 3600.0, *, owned: str | None = None
+) -> None:
+    """Remove temporary folders left by crashed builds: those of data set ``owned`` at once
+    (the caller holds its build lock, so no build of it is writing one), the others once older
+    than ``max_age_s`` (another data set's build may be running)."""
     if not root.exists():
         return
     now = time.time()
     for path in root.glob(".*.tmp-*"):
-        if path.is_dir() and now - path.stat().st_mtime > max_age_s:
+        mine = owned is not None and path.name.startswith(f".{owned}.tmp-")
+        if path.is_dir() and (mine or now - path.stat().st_mtime > max_age_s):
             shutil.rmtree(path, ignore_errors=True)
     for path in root.glob(".*.old-*"):
         if path.is_dir():

@@ -129,7 +129,7 @@ def _build(
 ) -> BuildResult:
     """The build itself, under the lock: only now is what is stale decided."""
     started = time.perf_counter()
-    clean_stale_temporaries(settings.artifacts_dir)
+    clean_stale_temporaries(settings.artifacts_dir, owned=dataset_id(resolved))
     if settings.use_tmdb or settings.use_plots:
         from core.data.sources import ensure_sources
 
