@@ -42,6 +42,15 @@ class ScorerContract:
         assert values.dtype == np.float32
         assert not np.isinf(values).any()
 
+    def test_score_users_matches_score(self, scorer: Scorer, tiny_catalog) -> None:
+        # The batch path tuning uses must give what requests get, user by user.
+        users = np.array([KNOWN_USER, 2, 3, UNKNOWN_USER])
+        batch = scorer.score_users(users)
+        one = np.stack([scorer.score(Query(user_id=int(u))).values for u in users])
+        assert batch.shape == (len(users), tiny_catalog.n_items)
+        assert batch.dtype == np.float32
+        np.testing.assert_allclose(batch, one, rtol=1e-5, atol=1e-5)
+
     def test_empty_query(self, scorer: Scorer, tiny_catalog) -> None:
         scores = scorer.score(Query())
         assert scores.values.shape == (tiny_catalog.n_items,)

@@ -149,6 +149,15 @@ class Scorer(abc.ABC):
         """Score every item for ``query``; NaN where there is no opinion, never an exception
         for unknown users, unknown movies or an empty query."""
 
+    def score_users(self, user_ids: np.ndarray) -> np.ndarray:
+        """:meth:`score` of each user's stored ratings, users x items (float32): what
+        validation needs for hundreds of users at once. Subclasses may override it with one
+        matrix product; the result must equal scoring the users one by one."""
+        out = np.empty((len(user_ids), self.n_items), dtype=np.float32)
+        for row, user in enumerate(np.asarray(user_ids).tolist()):
+            out[row] = self.score(Query(user_id=int(user))).values
+        return out
+
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """A short plain-language reason per item (``None`` when this signal has none)."""
         return [None] * len(items)

@@ -140,6 +140,19 @@ class MetadataScorer(Scorer):
         values = (1.0 - w) * z_text + w * meta
         return Scores(values.astype(np.float32), text.note)
 
+    def score_users(self, user_ids: np.ndarray) -> np.ndarray:
+        """The text part's matrix (:meth:`SemanticScorer.score_users`), mixed row by row."""
+        meta = np.nan_to_num(self.quality, nan=0.0).astype(np.float64)
+        text = self.text.score_users(user_ids)
+        w = self.metadata_weight
+        out = np.empty(text.shape, dtype=np.float32)
+        for row in range(len(text)):
+            if not np.isfinite(text[row]).any():
+                out[row] = meta
+            else:
+                out[row] = (1.0 - w) * np.nan_to_num(_zscore(text[row]), nan=0.0) + w * meta
+        return out
+
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """``"TMDB 7.8/10 from 5,269 votes"`` for well-received picks, else the text reason."""
         items = np.asarray(items, dtype=np.int64)

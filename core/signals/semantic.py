@@ -16,7 +16,7 @@ import pandas as pd
 from core.config import Settings
 from core.data.catalog import Catalog
 from core.errors import ArtifactError
-from core.signals.base import Query, Scorer, Scores, query_profile, read_meta, save_json
+from core.signals.base import Query, Scorer, Scores, query_profile, read_meta, save_json, titles_of
 from core.signals.encoder import EncodeProgress, Encoder, normalise_rows
 from core.signals.history import RatingHistory
 
@@ -112,7 +112,7 @@ class SemanticScorer(Scorer):
 
     def _set_catalog(self, catalog: Catalog) -> None:
         self.n_items = catalog.n_items
-        self.titles = [catalog.title_of(int(m)) for m in catalog.movie_ids]
+        self.titles = titles_of(catalog).tolist()  # vectorised: title_of per movie took seconds
         self._history = RatingHistory.from_catalog(catalog)
 
     @property
@@ -170,6 +170,16 @@ class SemanticScorer(Scorer):
             return Scores.empty(self.n_items, note or "nothing to compare with")
         values = np.asarray(self.embeddings @ vector, dtype=np.float32)
         return Scores(values, note)
+
+    def score_users(self, user_ids: np.ndarray) -> np.ndarray:
+        """Every user's profile vector, then one matrix product (see :meth:`Scorer.score_users`)."""
+        out = np.full((len(user_ids), self.n_items), np.nan, dtype=np.float32)
+        vectors = [self.profile(Query(user_id=int(u)))[0] for u in np.asarray(user_ids).tolist()]
+        rows = [row for row, vector in enumerate(vectors) if vector is not None]
+        if rows and self.n_items:
+            stacked = np.stack([vectors[row] for row in rows]).astype(np.float32)
+            out[rows] = stacked @ np.asarray(self.embeddings, dtype=np.float32).T
+        return out
 
     def explain(self, query: Query, items: np.ndarray) -> list[str | None]:
         """ "similar story to <seed title>" for the closest liked/seed movie, else the text."""

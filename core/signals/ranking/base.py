@@ -226,6 +226,55 @@ class CollabRanker(Scorer):
         other.params = dataclasses.replace(self.params, **changes)
         return other
 
+    def history_weights(
+        self, rows: np.ndarray, *, decay: float = 0.0, liked: float = 1.0, disliked: float = 1.0
+    ) -> sp.csr_matrix:
+        """Profile weights of training users ``rows`` (history rows) at once, users x items:
+        ``liked`` or ``disliked`` times ``exp(-rank / decay)`` (1 when ``decay <= 0``), the
+        rank being how many of the user's ratings are newer, as :meth:`score` weighs a stored
+        history (no floor: a floor is a mix with ``decay=0``, scores being linear in the
+        weights). Movies the model cannot score are left out. For scoring many users on
+        validation data (:meth:`score_matrix`); requests go through :meth:`score`."""
+        matrix = self.history.matrix[np.asarray(rows, dtype=np.int64)]
+        counts = np.diff(matrix.indptr)
+        user = np.repeat(np.arange(len(counts)), counts)
+        ratings = matrix.data.astype(np.float64)
+        sums = np.add.reduceat(ratings, matrix.indptr[:-1]) if len(ratings) else np.zeros(0)
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0) if len(ratings) else sums
+        is_liked = ratings >= np.minimum(means[user], LIKE_RATING) if len(ratings) else ratings > 0
+        weights = np.where(is_liked, liked, disliked)
+        if decay > 0 and len(ratings):
+            times = self._rows_times(np.asarray(rows, dtype=np.int64))
+            weights = weights * np.exp(-_newer_counts(user, times) / decay)
+        keep = self.known_item[matrix.indices] & (weights != 0)
+        out = sp.csr_matrix((weights[keep].astype(np.float32), (user[keep], matrix.indices[keep])),
+                            shape=matrix.shape)  # fmt: skip
+        return out
+
+    def _rows_times(self, rows: np.ndarray) -> np.ndarray:
+        """Timestamps of the stored ratings of history ``rows``, concatenated in row order."""
+        indptr = self.history.matrix.indptr
+        if len(self.times) == 0:
+            return np.zeros(int((indptr[rows + 1] - indptr[rows]).sum()), dtype=np.float64)
+        return np.concatenate([self.times[indptr[r] : indptr[r + 1]] for r in rows.tolist()])
+
+    def score_matrix(self, weights: sp.csr_matrix, empty: float = np.nan) -> np.ndarray:
+        """Scores of many profiles (rows of ``weights``, users x items) as :meth:`score` would
+        give them one by one; rows without a usable movie are NaN, or ``empty`` where the model
+        knows the movie (``empty=0`` lets parts of one profile be scored apart and summed).
+        Subclasses may compute all rows in one product (EASE does)."""
+        out = np.full(weights.shape, np.nan, dtype=np.float32)
+        for row in range(weights.shape[0]):
+            start, stop = weights.indptr[row], weights.indptr[row + 1]
+            if stop == start:
+                out[row, self.known_item] = empty
+                continue
+            items = weights.indices[start:stop].astype(np.int64)
+            profile = RankerProfile(items, weights.data[start:stop], np.full(len(items), np.nan),
+                                    np.ones(len(items), bool), True, None)  # fmt: skip
+            out[row] = self._scores(profile)
+        return out
+
     def _user_times(self, row: int | None, count: int) -> np.ndarray:
         """Timestamps of a training user's stored ratings (zeros when not recorded)."""
         if row is None or len(self.times) == 0:
@@ -323,6 +372,16 @@ class CollabRanker(Scorer):
         obj.times = np.load(times) if times.exists() else np.empty(0, dtype=np.float64)
         obj._restore(directory, meta)
         return obj
+
+
+def _newer_counts(user: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each rating, how many ratings of the same user are strictly newer (``user`` sorted
+    ascending, as a CSR matrix's rows are)."""
+    _, stamp = np.unique(times, return_inverse=True)
+    keys = user.astype(np.int64) * (int(stamp.max(initial=0)) + 2) + stamp
+    ordered = np.sort(keys)
+    ends = np.searchsorted(user, user, side="right")  # end of each rating's user segment
+    return (ends - np.searchsorted(ordered, keys, side="right")).astype(np.float64)
 
 
 def rating_times(catalog: Catalog, matrix: sp.csr_matrix) -> np.ndarray:

@@ -68,6 +68,22 @@ class EASERanker(CollabRanker):
         values[self.kept] = weighted_row_sum(self.B, profile.weights, self.position[profile.items])
         return values
 
+    def score_matrix(self, weights: sp.csr_matrix, empty: float = np.nan) -> np.ndarray:
+        """Every profile of ``weights`` in one sparse x dense product (see the base class)."""
+        out = np.full(weights.shape, np.nan, dtype=np.float32)
+        kept = sp.csr_matrix(weights[:, self.kept], dtype=np.float32)
+        scored = np.diff(kept.indptr) > 0
+        if not np.isnan(empty) and (~scored).any():
+            block = out[~scored]
+            block[:, self.kept] = empty
+            out[~scored] = block
+        if scored.any() and len(self.kept):
+            product = np.asarray(kept[scored] @ np.asarray(self.B), dtype=np.float32)
+            block = out[scored]
+            block[:, self.kept] = product
+            out[scored] = block
+        return out
+
     def _contributions(self, profile: RankerProfile, items: np.ndarray) -> np.ndarray:
         cols = self.position[items]
         # Columns first: a few columns of B are small, a heavy user's rows are not (68 MB).
