@@ -164,6 +164,10 @@ class Settings:
     genre_weight: float = 0.5
     # Damping of the Bayesian mean rating (number of pseudo-ratings at the global mean).
     prior_damping: float = 10.0
+    # Build-time tuning (core.tuning): True tunes, False keeps the defaults (build --no-tune),
+    # None keeps whichever the current artifacts hold (tuning on a first build). Not part of
+    # any component's input key, so opening an engine never re-tunes by itself.
+    tune: bool | None = None
 
     def model_settings(self) -> dict[str, Any]:
         """Settings that change built artifacts (paths excluded), for the manifest."""

@@ -43,6 +43,17 @@ with right:
     if engine.folder is not None:
         st.caption(f"Stored in `{engine.folder}`.")
 
+st.markdown("##### Chosen for this data set")
+if chosen := app.chosen_markdown(engine):
+    st.caption(
+        "The build tunes the collaborative model and the blend on a validation split of these "
+        "ratings (overall taste and what comes next), so the default picks suit this data. "
+        "`python -m core build --no-tune` keeps the built-in defaults."
+    )
+    st.markdown(chosen)
+else:
+    st.caption("Nothing recorded: these models were built with the built-in defaults.")
+
 st.markdown("##### Rebuild")
 running = app.build_running(app.data_arg())
 if running:

@@ -22,6 +22,7 @@ from core.config import BUILTIN_DATA
 from core.errors import UnknownTitle, WorkbenchError
 from core.progress import Progress
 from core.serving.artifacts import recorded_bytes
+from core.serving.choices import chosen_lines
 from core.serving.engine import Engine
 from core.serving.staleness import check
 from ui.format import age_text, escape_md
@@ -260,6 +261,13 @@ def source_text(engine: Engine) -> str:
         f"Serving **{engine.catalog.name}** from {where}. Set `{DATA_ENV}` to a MovieLens "
         "folder and restart to serve another."
     )
+
+
+def chosen_markdown(engine: Engine) -> str:
+    """What the build chose on this data set's validation ratings, as escaped Markdown
+    bullets ("" when nothing was recorded: artifacts built before tuning existed)."""
+    lines = chosen_lines(engine.manifest)
+    return "\n".join(f"- {escape_md(line)}" for line in lines)
 
 
 def component_table(engine: Engine) -> pd.DataFrame:

@@ -17,7 +17,6 @@ from ui.format import SIGNAL_HELP, SIGNAL_LABELS
 #: Above this many users a selectbox would ship every id to the browser; use a number box.
 MAX_SELECT_USERS = 50_000
 WEIGHT_KEYS = {s: state.weight_key(s) for s in SIGNALS}
-_DEFAULT_WEIGHTS = Weights()
 
 
 # -- the viewing user --------------------------------------------------------------------------
@@ -107,30 +106,33 @@ def _keep(key: str) -> None:
     state.shared_store()[key] = st.session_state[key]
 
 
-def _reset_weights() -> None:
+def _reset_weights(defaults: Weights) -> None:
     store = state.shared_store()
     for name, key in [*WEIGHT_KEYS.items(), ("genre_weight", state.GENRE_WEIGHT_KEY)]:
-        store[key] = st.session_state[key] = float(getattr(_DEFAULT_WEIGHTS, name))
+        store[key] = st.session_state[key] = float(getattr(defaults, name))
 
 
-def _weight_sliders() -> Weights:
-    """The "Blend weights" expander: one slider per signal, genres ↔ tags, reset."""
+def _weight_sliders(defaults: Weights) -> Weights:
+    """The "Blend weights" expander: one slider per signal, genres ↔ tags, reset.
+    ``defaults`` are the data set's tuned weights (:attr:`Engine.default_weights`)."""
     with st.sidebar.expander("Blend weights", icon=":material/tune:", expanded=True):
         values = {}
         for name in SIGNALS:
-            key = _shared(WEIGHT_KEYS[name], float(getattr(_DEFAULT_WEIGHTS, name)))
+            key = _shared(WEIGHT_KEYS[name], round(float(getattr(defaults, name)), 2))
             values[name] = st.slider(
-                SIGNAL_LABELS[name], 0.0, 1.0, step=0.05, key=key, help=SIGNAL_HELP[name],
+                SIGNAL_LABELS[name], 0.0, 1.0, step=0.01, key=key, help=SIGNAL_HELP[name],
                 on_change=_keep, args=(key,),
             )  # fmt: skip
-        key = _shared(state.GENRE_WEIGHT_KEY, float(_DEFAULT_WEIGHTS.genre_weight))
+        key = _shared(state.GENRE_WEIGHT_KEY, float(defaults.genre_weight))
         genre_weight = st.slider(
             "Genres ↔ tags", 0.0, 1.0, step=0.05, key=key, on_change=_keep, args=(key,),
             help="Inside the genre & tag signal: 1 = genres only, 0 = user tags only.",
         )  # fmt: skip
         st.button(
-            "Reset weights", on_click=_reset_weights, icon=":material/restart_alt:", width="stretch"
-        )
+            "Reset weights", on_click=_reset_weights, args=(defaults,),
+            icon=":material/restart_alt:", width="stretch",
+            help="Back to the weights the build tuned on this data set.",
+        )  # fmt: skip
     return Weights(**values, genre_weight=genre_weight)
 
 
@@ -172,5 +174,5 @@ def blend_controls(engine: Engine) -> tuple[Weights, Filters]:
     The values are kept for the session, so tuning on For-you carries over to Similar.
     """
     facts = cached.catalogue_facts(engine_key(engine), engine)
-    weights = _weight_sliders()
+    weights = _weight_sliders(engine.default_weights)
     return weights, _filter_widgets(facts)

@@ -79,7 +79,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     result = build(
         args.data,
-        Settings(),
+        Settings(tune=not args.no_tune),
         force=args.force,
         progress=progress_printer(True),
         engine=args.engine,
@@ -113,18 +113,26 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from core.serving.choices import chosen, chosen_lines
     from core.serving.staleness import check
 
     status = check(args.data, Settings())
     if args.json:
-        say(json.dumps({"dataset": status.dataset, "fresh": status.fresh, "stale": status.stale}))
-    elif (console := terminal()) is not None:
+        say(json.dumps({"dataset": status.dataset, "fresh": status.fresh, "stale": status.stale,
+                        "chosen": chosen(status.manifest)}))  # fmt: skip
+        return 0 if status.up_to_date else 1
+    if (console := terminal()) is not None:
         rich_status(console, status)
     else:
         say(status.describe())
         if status.manifest:
             age = status.manifest.age_seconds() / 60
             say(f"built {age:.0f} min ago")
+    lines = chosen_lines(status.manifest)
+    if lines:
+        say("chosen on this data set's validation ratings:")
+        for line in lines:
+            say(f"  {line}")
     return 0 if status.up_to_date else 1
 
 

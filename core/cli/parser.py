@@ -65,6 +65,12 @@ def _data_commands(sub: Any) -> None:
     add_common(p, top=False)
     p.add_argument("--force", action="store_true", help="rebuild everything")
     p.add_argument(
+        "--no-tune",
+        action="store_true",
+        help="keep the built-in defaults instead of tuning the collaborative model and the "
+        "blend weights on a validation split of this data set's ratings",
+    )
+    p.add_argument(
         "--engine",
         choices=("local", "spark"),
         default="local",

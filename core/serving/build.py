@@ -39,7 +39,7 @@ from core.serving.staleness import (
     dataset_id,
     resolve_data,
 )
-from core.signals.registry import COMPONENTS, BuildContext, Component, dependants
+from core.signals.registry import COMPONENTS, BuildContext, Component, build_order, dependants
 
 #: Training engines of ``build(engine=...)``; Spark trains the registry's ``spark`` components.
 ENGINES: tuple[str, ...] = ("local", "spark")
@@ -137,6 +137,8 @@ def _build(
         ensure_sources(settings)
     status = check(resolved, settings, engine=engine)
     result = BuildResult(status.dataset)
+    if _tuning_mode_changed(status, settings):
+        rebuild = {*rebuild, "tuning"}
     todo = _todo(status, force, rebuild)
     if engine == "spark" and any(c.spark for c in COMPONENTS if c.name in todo):
         from core.serving.spark import spark_problem
@@ -153,6 +155,15 @@ def _build(
     progress("Done", 1.0)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _tuning_mode_changed(status: Staleness, settings: Settings) -> bool:
+    """Whether ``settings.tune`` asks for the other mode than the fresh tuning component holds
+    (``build --no-tune`` after a tuned build, or the reverse); ``None`` accepts either."""
+    if settings.tune is None or "tuning" not in status.fresh or status.manifest is None:
+        return False
+    chosen = status.manifest.components.get("tuning", {}).get("chosen", {})
+    return bool(chosen.get("tuned", True)) != settings.tune
 
 
 def _todo(status: Staleness, force: bool, rebuild: frozenset[str] | set[str]) -> set[str]:
@@ -193,7 +204,7 @@ class _Run:
     def write(self, result: BuildResult) -> None:
         """Fit or carry over every component, then commit the manifest."""
         with ArtifactWriter(self.status.folder) as writer:
-            for entry in COMPONENTS:
+            for entry in build_order():
                 if entry.name in self.todo:
                     result.built[entry.name] = self._fit(entry, writer)
                 else:
@@ -232,7 +243,9 @@ class _Run:
             self.built[entry.name] = fitted
             fitted.save(target)
         seconds = time.perf_counter() - started
-        extra = {"engine": self.engine} if spark else {}
+        extra: dict[str, Any] = {"engine": self.engine} if spark else {}
+        if entry.describe is not None and entry.name in self.built:
+            extra["chosen"] = entry.describe(self.built[entry.name])
         writer.record(entry.name, self.keys[entry.name], seconds, version=entry.version, **extra)
         return seconds
 
@@ -242,7 +255,8 @@ class _Run:
             from core.serving.spark import train_with_spark
 
             names = [c.name for c in COMPONENTS if c.spark]
-            trained = train_with_spark(self._catalog(), self.settings, master=self.spark_master,
+            settings = self._needed("tuning").apply(self.settings)  # the tuned recency
+            trained = train_with_spark(self._catalog(), settings, master=self.spark_master,
                                        progress=step, parts=self.todo & set(names))  # fmt: skip
             self.built.update(zip(("collab", "popularity"), trained, strict=True))
         return self.built[entry.name]

@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # heavy modules (torch, surprise) load when first used, not o
     from core.signals.rating import RatingModel
     from core.signals.semantic import SemanticScorer
     from core.signals.twotower import TwoTowerRetrieval
+    from core.tuning import Tuning
 
 T = TypeVar("T")
 
@@ -85,8 +86,11 @@ class Engine:
         settings: Settings,
         manifest: Manifest | None = None,
         folder: Path | None = None,
+        tuning: Tuning | None = None,
     ) -> None:
         self.catalog = catalog
+        #: What the build chose on validation for this data set (None: registry defaults).
+        self.tuning = tuning
         self.scorers = dict(scorers)
         self.search_index = search_index
         if search_index is not None and getattr(search_index, "model_name", "") is None:
@@ -174,7 +178,8 @@ class Engine:
         # The metadata signal's text part is the semantic scorer (built from the same vectors):
         # share it rather than keep a second copy of the matrix in memory.
         scorers["metadata"].share_text(scorers["semantic"])
-        return cls(catalog, scorers, loaded["search"], settings, manifest, folder)
+        return cls(catalog, scorers, loaded["search"], settings, manifest, folder,
+                   tuning=loaded.get("tuning"))  # fmt: skip
 
     def warm_up(self) -> None:
         """Load the query encoder and run one search, so the first real request is fast."""
@@ -196,6 +201,14 @@ class Engine:
             for scorer in self.scorers.values():
                 scorer.set_encoder(self._encoder)
         return self._encoder
+
+    @property
+    def default_weights(self) -> Weights:
+        """The blend weights of a recommendation when none are given: those the build tuned
+        on this data set's validation ratings, else the registry's defaults."""
+        chosen = self.tuning.weights if self.tuning is not None and self.tuning.tuned else {}
+        known = {name: w for name, w in chosen.items() if name in SIGNALS}
+        return Weights(**known) if known else Weights()
 
     @property
     def rating_model(self) -> RatingModel:
@@ -342,7 +355,8 @@ class Engine:
         collab = self.scorers.get("collab")
         if model == "recent" and isinstance(collab, CollabRanker):
             swap["collab"] = collab.with_params(**RECENT_TASTE)
-        return self._rank(query, weights or Weights(), filters or Filters(), top, notes, swap)
+        weights = weights or self.default_weights
+        return self._rank(query, weights, filters or Filters(), top, notes, swap)
 
     def _retrieve_twotower(
         self, query: Query, filters: Filters, top: int, notes: list[str]

@@ -22,7 +22,7 @@ from core.serving.artifacts import (
     stable_hash,
     verify_component,
 )
-from core.signals.registry import COMPONENTS, component
+from core.signals.registry import COMPONENTS, build_order, component
 
 _DATA_SUFFIXES = {".csv", ".dat", ".data", ".item", ".genre", ".user"}
 
@@ -104,7 +104,7 @@ def component_keys(
         }
     )
     keys = {"catalog": catalog_key}
-    for entry in COMPONENTS[1:]:
+    for entry in build_order()[1:]:
         trained = (engine,) if engine != "local" and entry.spark else ()
         extra = (*(keys[n] for n in entry.needs), *entry.settings(settings), *trained)
         version = versions.get(entry.name, entry.version)

@@ -57,6 +57,7 @@ class Component:
         libraries: libraries whose upgrade makes it stale.
         build_share: rough share of a full build's time (for progress bars).
         spark: trained by the Spark engine when ``build(engine="spark")``.
+        describe: what the fitted component chose on validation (manifest and ``status``).
     """
 
     name: str
@@ -72,6 +73,9 @@ class Component:
     libraries: tuple[str, ...] = ()
     build_share: float = 0.01
     spark: bool = False
+    #: What the fitted component chose on validation, recorded in the manifest (``None``: it
+    #: chooses nothing). Must return plain JSON values.
+    describe: Callable[[Any], dict[str, Any]] | None = None
 
     @property
     def is_signal(self) -> bool:
@@ -109,7 +113,30 @@ def _load_svd(folder: Path) -> Any:
 def _fit_collab(ctx: BuildContext) -> Any:
     make_ranker = _attr("core.signals.ranking:make_ranker")
 
-    return make_ranker(ctx.catalog, ctx.settings).fit(ctx.catalog)
+    settings = ctx.needed("tuning").apply(ctx.settings)  # the regularisation and recency chosen
+    return make_ranker(ctx.catalog, settings).fit(ctx.catalog)
+
+
+def _fit_tuning(ctx: BuildContext) -> Any:
+    import numpy as np
+
+    Tuning = _attr("core.tuning:Tuning")
+    tune = _attr("core.tuning:tune")
+
+    if ctx.settings.tune is False:
+        return Tuning(tuned=False, notes=["built with --no-tune: the built-in defaults"])
+    embeddings = np.asarray(ctx.needed("semantic").embeddings)
+    return tune(ctx.catalog, ctx.settings, embeddings, progress=ctx.progress)
+
+
+def _load_tuning(folder: Path) -> Any:
+    Tuning = _attr("core.tuning:Tuning")
+
+    return Tuning.load(folder)
+
+
+def _describe_tuning(tuning: Any) -> dict[str, Any]:
+    return tuning.record()
 
 
 def _load_collab(folder: Path) -> Any:
@@ -263,10 +290,11 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "collab",
-        2,
+        3,  # 3: fitted with the tuning component's choices
         _fit_collab,
         _load_collab,
-        build_share=0.12,
+        build_share=0.06,
+        needs=("tuning",),
         spark=True,
         label="Collaborative",
         help="People who liked what you liked also liked… (EASE/ALS on the rating matrix).",
@@ -337,6 +365,17 @@ COMPONENTS: tuple[Component, ...] = (
         libraries=ENCODER_LIBRARIES,
     ),
     Component(
+        "tuning",
+        1,
+        _fit_tuning,
+        _load_tuning,
+        build_share=0.12,
+        # Choices depend on the data and on the defaults tuning starts from.
+        settings=lambda s: (s.ranker, s.genre_weight, s.prior_damping),
+        needs=("semantic",),
+        describe=_describe_tuning,
+    ),
+    Component(
         "search",
         2,
         _fit_search,
@@ -364,6 +403,21 @@ COMPONENTS: tuple[Component, ...] = (
 BY_NAME: Mapping[str, Component] = {c.name: c for c in COMPONENTS}
 #: Names of the blend signals, in the order the app shows them.
 SIGNALS: tuple[str, ...] = tuple(c.name for c in COMPONENTS if c.is_signal)
+
+
+def build_order() -> tuple[Component, ...]:
+    """:data:`COMPONENTS` with every component after the ones it needs (registry order
+    otherwise): the order of building and of input keys. The registry itself keeps the order
+    the app shows signals in."""
+    done: list[Component] = []
+    names: set[str] = set()
+    pending = list(COMPONENTS)
+    while pending:
+        entry = next(c for c in pending if all(n in names for n in c.needs))
+        pending.remove(entry)
+        done.append(entry)
+        names.add(entry.name)
+    return tuple(done)
 
 
 def component(name: str) -> Component:

@@ -9,7 +9,7 @@ import pytest
 from core.config import RankerSettings, Settings, SVDSettings
 from core.evaluation import ranking
 from core.evaluation.baselines import ITEM_KNN_K, baseline_matrices
-from core.evaluation.ranking import evaluate_ranking_loo, evaluate_ranking_stratified
+from core.evaluation.ranking import BUILT_ROW, evaluate_ranking_loo, evaluate_ranking_stratified
 from core.evaluation.signals import subset_catalog
 from core.evaluation.splits import sample_users, stratified_split, temporal_leave_one_out
 from core.evaluation.tuning import collab_grid
@@ -88,7 +88,11 @@ def test_sections_report_what_validation_chose(spied) -> None:
         assert tuned.collab in collab_grid()
         models = [row["model"] for row in section.rows]
         assert models[:2] == ["most popular", "SVD ranked by predicted rating"]
-        assert models[-2:] == ["blend, product defaults", "blend, tuned on validation (product)"]
+        assert models[-3:] == [
+            "blend, product defaults", "blend, tuned on validation for this protocol", BUILT_ROW,
+        ]  # fmt: skip
+        assert section.chosen["build-time tuning"]["weights"] or section.chosen[
+            "build-time tuning"]["notes"]  # fmt: skip
         assert any("plain" in m for m in models) and any("signal" in m for m in models)
         for row in section.rows:
             assert list(row) == ["model", *metrics]
@@ -159,4 +163,4 @@ def test_quick_ranking_scores_a_sample_of_users_and_says_so(
         assert section.quick, section.name
         assert f"10 of the {total} users scored (random sample, seed 42)" in section.protocol
         assert "; 10 users." in section.protocol
-        assert any("(product)" in row["model"] for row in section.rows)
+        assert any(row["model"] == BUILT_ROW for row in section.rows)

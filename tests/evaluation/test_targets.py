@@ -16,6 +16,11 @@ def test_target_rows_judge_the_product_rows() -> None:
             {"model": "blend, product defaults", "HitRate@10": 0.2},
             {"model": "blend, tuned on validation (product)", "HitRate@10": 0.0967},
         ]},
+        "ranking_stratified": {"rows": [
+            {"model": "blend, tuned on validation for this protocol", "nDCG@10": 0.5},
+            {"model": "product: build-time tuning on the training part (default recommend)",
+             "nDCG@10": 0.41},
+        ]},
         "search": Section("search", "", [
             {"model": "full search (product: fusion + shipped re-ranker) [in-sample]",
              "Recall@10": 0.31},
@@ -24,7 +29,10 @@ def test_target_rows_judge_the_product_rows() -> None:
         ]),
     }  # fmt: skip
     rows = {row["measure"]: row for row in target_rows(sections)}
-    assert set(rows) == {"rating RMSE, 5-fold", "HitRate@10, leave-one-out", "search Recall@10"}
+    assert set(rows) == {"rating RMSE, 5-fold", "HitRate@10, leave-one-out", "search Recall@10",
+                         "nDCG@10, stratified 75/25"}  # fmt: skip
+    # the default recommend as built is judged, not the protocol's own tuning
+    assert rows["nDCG@10, stratified 75/25"]["measured"] == 0.41
     rating = rows["rating RMSE, 5-fold"]
     assert rating["met"] and rating["target"] == "<= 0.845"
     assert not rows["HitRate@10, leave-one-out"]["met"]  # the product row, not the defaults

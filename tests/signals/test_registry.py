@@ -13,17 +13,19 @@ import pytest
 
 from core.serving.blend import SIGNALS, Weights
 from core.signals.base import Scorer
-from core.signals.registry import COMPONENTS, BuildContext, component, dependants
+from core.signals.registry import COMPONENTS, BuildContext, build_order, component, dependants
 from tests.scorer_contract import ScorerContract
 
-SCORERS = [c.name for c in COMPONENTS if c.name not in ("catalog", "search")]
+#: Components that are not scorers: the catalogue, the search index and the tuned choices.
+NOT_SCORERS = ("catalog", "search", "tuning")
+SCORERS = [c.name for c in COMPONENTS if c.name not in NOT_SCORERS]
 
 
 @pytest.fixture(scope="module")
 def built(tiny_catalog, tiny_settings) -> dict[str, object]:
-    """Every component fitted through its registry entry, in registry order."""
+    """Every component fitted through its registry entry, in build order."""
     out: dict[str, object] = {}
-    for entry in COMPONENTS:
+    for entry in build_order():
         if entry.name == "catalog":
             continue
         ctx = BuildContext(tiny_catalog, tiny_settings, needed=out.__getitem__)
@@ -58,15 +60,17 @@ def test_signals_are_the_entries_with_a_default_weight() -> None:
         assert entry.label and entry.help and entry.color, name
 
 
-def test_names_are_unique_and_needs_come_first() -> None:
+def test_names_are_unique_and_needs_exist() -> None:
     names = [c.name for c in COMPONENTS]
     assert len(set(names)) == len(names)
-    for position, entry in enumerate(COMPONENTS):
-        assert all(names.index(n) < position for n in entry.needs), entry.name
+    for entry in COMPONENTS:
+        assert all(n in names for n in entry.needs), entry.name
 
 
 def test_rebuilding_a_component_rebuilds_what_reads_it() -> None:
-    assert dependants({"semantic"}) == {"semantic", "search", "metadata", "twotower"}
+    assert dependants({"semantic"}) == {
+        "semantic", "search", "metadata", "twotower", "tuning", "collab",
+    }  # fmt: skip
     assert dependants({"crew"}) == {"crew"}
 
 
@@ -77,3 +81,11 @@ def test_weights_reject_unknown_signals_and_read_like_fields() -> None:
     assert weights.collab == 1.0 and weights.genre_weight == 0.3
     assert weights.crew == component("crew").default_weight
     assert np.isclose(sum(Weights().as_dict().values()), 1.45)
+
+
+def test_build_order_puts_every_component_after_what_it_needs() -> None:
+    order = [entry.name for entry in build_order()]
+    assert sorted(order) == sorted(c.name for c in COMPONENTS)
+    for entry in COMPONENTS:
+        assert all(order.index(n) < order.index(entry.name) for n in entry.needs)
+    assert order.index("tuning") < order.index("collab")  # collab is fitted with its choices

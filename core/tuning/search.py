@@ -1,0 +1,289 @@
+"""Build-time tuning: coarse-to-fine searches on the two validation problems.
+
+Stages, each keeping the previous stage's choice: (1) EASE's regularisation, a line search in
+steps of x2.5 from the default while it helps overall taste; (2) the ranker's recency and
+dislike handling and (3) the blend weights, by coordinate ascent, both on the mean of the two
+problems' metrics relative to the defaults', so one default serves overall taste and what to
+watch next. A change must beat the current choice by :data:`MIN_GAIN` (validation figures of
+a few hundred users are noisy; ties keep the default). A time budget cuts stages short.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+
+from core.config import Settings
+from core.data.catalog import Catalog
+from core.evaluation.splits import sample_users
+from core.progress import Progress, no_progress
+from core.signals.registry import SIGNALS, component
+from core.tuning.choices import Tuning
+from core.tuning.problems import (
+    QUERY_FIELDS,
+    Problem,
+    fit_content,
+    fit_limited,
+    splits,
+    with_ranker,
+)
+
+#: Users whose validation ratings are scored (a seeded sample on bigger data sets).
+TUNE_USERS = 600
+#: Seconds tuning may take before it stops trying more settings (the stage in progress ends).
+BUDGET_SECONDS = 60.0
+#: Ratio between neighbouring EASE lambdas tried, and how many steps from the default at most.
+LAMBDA_FACTOR = 2.5
+LAMBDA_STEPS = 3
+#: Profile recency ``(decay, floor)`` tried (``(0, 0)`` = off), and dislike weights.
+RECENCY: tuple[tuple[float, float], ...] = (
+    (0.0, 0.0), (20.0, 0.5), (5.0, 0.5), (2.0, 0.5), (5.0, 0.3), (2.0, 0.3), (10.0, 0.0),
+    (3.0, 0.0),
+)  # fmt: skip
+DISLIKE: tuple[float, ...] = (0.5, 1.0)
+#: Weights tried per signal, relative to the collaborative signal's.
+WEIGHT_LADDER: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5)
+#: Relative gain of the objective a change must bring to replace the current choice, and how
+#: many standard errors of its paired per-user differences the gain must exceed.
+MIN_GAIN = 0.002
+NOISE_SE = 1.0
+#: Fewer users with validation ratings than this: the defaults stand.
+MIN_USERS = 20
+#: Validation models train on at most this many ratings (a seeded sample of users beyond).
+MAX_RATINGS = 2_000_000
+
+
+def default_weights() -> dict[str, float]:
+    """The registry's default blend weights."""
+    return {name: float(component(name).default_weight or 0.0) for name in SIGNALS}
+
+
+def tune(
+    catalog: Catalog,
+    settings: Settings,
+    embeddings: np.ndarray,
+    *,
+    seed: int = 42,
+    budget: float = BUDGET_SECONDS,
+    progress: Progress = no_progress,
+) -> Tuning:
+    """Choose the collaborative model's settings and the blend weights for ``catalog``."""
+    started = time.perf_counter()
+    out = Tuning(tuned=True)
+    ratings = _sample_ratings(catalog, seed, out)
+    problems = _problems(catalog, ratings, seed)
+    users = len(problems[0].users) if problems else 0
+    if users < MIN_USERS:
+        return _untuned(f"too few users with validation ratings ({users}) to tune on")
+    out.users = users
+    deadline = started + budget
+    defaults = {f: float(getattr(settings.ranker, f)) for f in QUERY_FIELDS}
+    weights = default_weights()
+
+    progress("the collaborative model", 0.05)
+    settings = _tune_lambda(problems, settings, out, deadline)
+    progress("content signals on validation", 0.4)
+    for problem in problems:
+        problem.set_content(fit_content(problem.part, settings, embeddings), settings.genre_weight)
+    with ThreadPoolExecutor(max_workers=len(problems)) as pool:  # NumPy releases the GIL
+        judge = Judge(problems, defaults, weights, pool)
+        progress("blend weights", 0.6)
+        _tune_weights(judge, out, deadline)
+        progress("recency and dislikes", 0.75)
+        _tune_params(judge, out, deadline)
+        if judge.params != defaults:  # recency moved: the weights may prefer others
+            _tune_weights(judge, out, deadline, stage="blend weights, again")
+    out.ranker = {**out.ranker, **{k: v for k, v in judge.params.items() if v != defaults[k]}}
+    total = sum(judge.weights.values()) or 1.0
+    out.weights = {name: round(w / total, 4) for name, w in judge.weights.items()}
+    out.validation = {
+        p.label: {"defaults": round(float(b.mean()), 4), "tuned": round(float(v.mean()), 4)}
+        for p, b, v in zip(problems, judge.base, judge.current, strict=True)
+    }
+    out.seconds = round(time.perf_counter() - started, 1)
+    return out
+
+
+def balanced(relative: list[float]) -> float:
+    """The objective of a setting from each problem's metric relative to the defaults': the
+    worst of them, plus a fifth of their mean to break ties. Gains on one kind of request
+    cannot buy losses on the other, which is what one default for both needs."""
+    if not relative:
+        return 0.0
+    return float(min(relative) + 0.2 * np.mean(relative))
+
+
+class Judge:
+    """Scores candidate settings on every problem and keeps the best so far.
+
+    A candidate replaces the current choice when it raises :func:`balanced` by
+    :data:`MIN_GAIN` and the gain is larger than its noise: the paired per-user differences
+    of the problems' relative metrics, summed, must exceed :data:`NOISE_SE` standard errors
+    (a few hundred users' validation figures move by chance; ties keep the simpler choice)."""
+
+    def __init__(
+        self, problems: list[Problem], params: Mapping[str, float],
+        weights: Mapping[str, float], pool: ThreadPoolExecutor | None = None,
+    ) -> None:  # fmt: skip
+        self.problems = problems
+        self.pool = pool
+        self.params = dict(params)
+        self.weights = dict(weights)
+        self.base = self._values(self.params, self.weights)
+        self.means = [float(b.mean()) for b in self.base]
+        self.current = self.base
+        self.best = self.objective(self.current)
+
+    def _values(
+        self, params: Mapping[str, float], weights: Mapping[str, float]
+    ) -> list[np.ndarray]:
+        def run(problem: Problem) -> np.ndarray:
+            return problem.user_values(params, weights)
+
+        if self.pool is None:
+            return [run(p) for p in self.problems]
+        return list(self.pool.map(run, self.problems))
+
+    def objective(self, values: list[np.ndarray]) -> float:
+        return balanced([float(v.mean()) / m for v, m in zip(values, self.means, strict=True)
+                         if m > 0])  # fmt: skip
+
+    def consider(self, params: Mapping[str, float], weights: Mapping[str, float]) -> float:
+        """Score a candidate; adopt it when it is better beyond noise. Returns its objective."""
+        values = self._values(params, weights)
+        value = self.objective(values)
+        if value > self.best * (1 + MIN_GAIN) and self._beyond_noise(values):
+            self.params, self.weights = dict(params), dict(weights)
+            self.current, self.best = values, value
+        return value
+
+    def _beyond_noise(self, values: list[np.ndarray]) -> bool:
+        gain, variance = 0.0, 0.0
+        for new, old, mean in zip(values, self.current, self.means, strict=True):
+            if mean <= 0 or len(new) < 2:
+                continue
+            diff = (new - old) / mean
+            gain += float(diff.mean())
+            variance += float(diff.var(ddof=1)) / len(diff)
+        return gain > NOISE_SE * np.sqrt(variance)
+
+
+def _untuned(note: str) -> Tuning:
+    return Tuning(tuned=False, notes=[note])
+
+
+def _sample_ratings(catalog: Catalog, seed: int, out: Tuning) -> pd.DataFrame:
+    """The ratings validation models train on: all, or a seeded sample of whole users."""
+    ratings = catalog.ratings
+    if len(ratings) <= MAX_RATINGS:
+        return ratings
+    users = ratings["userId"].unique()
+    share = MAX_RATINGS / len(ratings)
+    chosen = sample_users(np.sort(users), max(1, int(len(users) * share)), seed)
+    out.notes.append(f"validation models trained on {len(chosen):,} sampled users' ratings")
+    return ratings[ratings["userId"].isin(chosen)]
+
+
+def _problems(catalog: Catalog, ratings: pd.DataFrame, seed: int) -> list[Problem]:
+    parts = splits(ratings, seed)
+    common: set[int] | None = None
+    for *_, valid in parts.values():
+        users = set(valid["userId"].unique().tolist())
+        common = users if common is None else common & users
+    users = sample_users(np.array(sorted(common or ()), dtype=np.int64), TUNE_USERS, seed)
+    return [Problem.make(label, metric, k, catalog, train, valid, users)
+            for label, (metric, k, train, valid) in parts.items()]  # fmt: skip
+
+
+def _tune_lambda(
+    problems: list[Problem], settings: Settings, out: Tuning, deadline: float
+) -> Settings:
+    """EASE's lambda by overall taste of the collaborative signal alone: the default, then
+    x2.5 steps in the direction that helps (other rankers keep their settings). Leaves each
+    problem's ranker fitted with the choice."""
+    from core.signals.ranking import EASERanker
+
+    taste = problems[0]
+    first = fit_limited(taste.part, settings)
+    if not isinstance(first, EASERanker):
+        out.notes.append("collaborative model ALS (a large catalogue): its settings kept")
+        for problem in problems:
+            problem.set_collab(first if problem is taste else fit_limited(problem.part, settings))
+        return settings
+    trials: list[dict[str, object]] = []
+    out.trials["collaborative model"] = trials
+    lam0 = float(settings.ranker.ease_lambda)
+    taste.set_collab(first)
+    judge = Judge([taste], {}, {"collab": 1.0})
+    trials.append({"setting": {"ease_lambda": lam0}, "value": round(judge.means[0], 4)})
+    best_lam, best_ranker = lam0, first
+    for factor in (LAMBDA_FACTOR, 1 / LAMBDA_FACTOR):
+        lam = lam0
+        for _ in range(LAMBDA_STEPS):
+            if time.perf_counter() > deadline:
+                out.notes.append("lambda search cut short by the time budget")
+                break
+            lam *= factor
+            ranker = fit_limited(taste.part, with_ranker(settings, ease_lambda=lam))
+            taste.set_collab(ranker)
+            before = judge.best
+            judge.consider({}, {"collab": 1.0})
+            trials.append({"setting": {"ease_lambda": lam},
+                           "value": round(float(taste.value({}, {"collab": 1.0})), 4)})  # fmt: skip
+            if judge.best == before:
+                break
+            best_lam, best_ranker = lam, ranker
+        if best_lam != lam0:
+            break  # it helped in this direction; no need to try the other
+    chosen = with_ranker(settings, ease_lambda=best_lam)
+    taste.set_collab(best_ranker)
+    for problem in problems[1:]:
+        problem.set_collab(fit_limited(problem.part, chosen))
+    if best_lam != lam0:
+        out.ranker["ease_lambda"] = round(best_lam, 2)
+    return chosen
+
+
+def _tune_params(judge: Judge, out: Tuning, deadline: float) -> None:
+    """The ranker's query-time recency and dislike weight (each combination of the grids)."""
+    stage = "recency and dislikes"
+    trials: list[dict[str, object]] = []
+    out.trials[stage] = trials
+    for decay, floor in RECENCY:
+        for dislike in DISLIKE:
+            if time.perf_counter() > deadline:
+                out.notes.append(f"{stage}: cut short by the time budget")
+                return
+            candidate = {"recency_decay": decay, "recency_floor": floor, "dislike_weight": dislike}
+            value = judge.consider(candidate, judge.weights)
+            trials.append({"setting": candidate, "value": round(value, 4)})
+
+
+def _tune_weights(
+    judge: Judge, out: Tuning, deadline: float, rounds: int = 2, stage: str = "blend weights"
+) -> None:
+    """Coordinate ascent over :data:`WEIGHT_LADDER`, the collaborative weight fixed at its
+    default (only ratios matter)."""
+    collab = judge.weights.get("collab", 0.0) or 1.0
+    trials: list[dict[str, object]] = []
+    out.trials[stage] = trials
+    for _ in range(rounds):
+        before = judge.best
+        for name in list(judge.weights):
+            if name == "collab":
+                continue
+            for step in WEIGHT_LADDER:
+                if time.perf_counter() > deadline:
+                    out.notes.append(f"{stage}: cut short by the time budget")
+                    return
+                weight = step * collab
+                if abs(weight - judge.weights[name]) < 1e-9:
+                    continue
+                value = judge.consider(judge.params, {**judge.weights, name: weight})
+                trials.append({"setting": {name: round(weight, 4)}, "value": round(value, 4)})
+        if judge.best == before:
+            break

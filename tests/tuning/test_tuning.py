@@ -1,0 +1,129 @@
+"""Build-time tuning: what it chooses is never worse than the defaults on validation, it is
+recorded and shown, ``--no-tune`` keeps the defaults, and the engine serves the choice."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import ArtifactError
+from core.evaluation.metrics import ranking_metrics
+from core.serving.blend import SIGNALS, Weights
+from core.serving.build import build
+from core.serving.choices import chosen_lines
+from core.serving.engine import Engine
+from core.serving.staleness import check
+from core.tuning import Tuning, tune
+from core.tuning.problems import Problem
+from core.tuning.search import balanced, default_weights
+from tests.fixtures import make_ratings, make_tiny_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    """The tiny catalogue's two taste groups with enough users to tune on."""
+    return make_tiny_catalog(n_users=160, seed=3)
+
+
+@pytest.fixture(scope="module")
+def embeddings(catalog) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(catalog.n_items, 16)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def tuned(catalog, embeddings, tiny_settings) -> Tuning:
+    return tune(catalog, tiny_settings, embeddings, budget=600)
+
+
+def test_the_choice_is_never_worse_than_the_defaults_on_validation(tuned: Tuning) -> None:
+    assert tuned.tuned and tuned.users > 20
+    assert set(tuned.weights) == set(SIGNALS)
+    assert sum(tuned.weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert len(tuned.validation) == 2
+    relative = [v["tuned"] / v["defaults"] for v in tuned.validation.values() if v["defaults"]]
+    # The defaults are where the search starts: it only moves to something better.
+    assert balanced(relative) >= balanced([1.0] * len(relative)) - 1e-3
+    assert tuned.trials["blend weights"] and tuned.trials["recency and dislikes"]
+
+
+def test_no_time_keeps_the_defaults(catalog, embeddings, tiny_settings) -> None:
+    tuning = tune(catalog, tiny_settings, embeddings, budget=0)
+    assert any("time budget" in note for note in tuning.notes)
+    total = sum(default_weights().values())
+    assert tuning.weights == pytest.approx({k: v / total for k, v in default_weights().items()},
+                                           abs=1e-3)  # fmt: skip
+    assert not {"recency_decay", "recency_floor"} & set(tuning.ranker)
+
+
+def test_too_few_users_is_said_not_guessed(embeddings, tiny_settings) -> None:
+    few = make_tiny_catalog(n_users=12)
+    tuning = tune(few, tiny_settings, embeddings[: few.n_items], budget=60)
+    assert not tuning.tuned and "too few users" in tuning.notes[0]
+    assert tuning.apply(tiny_settings) == tiny_settings
+
+
+def test_json_round_trip_and_apply(tuned: Tuning, tmp_path: Path, tiny_settings) -> None:
+    tuned.save(tmp_path)
+    again = Tuning.load(tmp_path)
+    assert again == tuned
+    applied = again.apply(tiny_settings)
+    for name, value in again.ranker.items():
+        assert getattr(applied.ranker, name) == value
+    assert "trials" not in tuned.record()
+    (tmp_path / "tuning.json").write_text("[]")
+    with pytest.raises(ArtifactError):
+        Tuning.load(tmp_path)
+
+
+@pytest.mark.parametrize("metric, k", [("ndcg", 10), ("hit", 10), ("ndcg", 50)])
+def test_validation_metric_is_the_evaluation_metric(catalog, metric: str, k: int) -> None:
+    rng = np.random.default_rng(1)
+    users = np.unique(catalog.ratings["userId"].to_numpy())[:30]
+    held = catalog.ratings[catalog.ratings["userId"].isin(users)].sample(60, random_state=1)
+    problem = Problem.make("x", metric, k, catalog, catalog.ratings.drop(held.index), held, users)
+    top = np.stack([rng.permutation(catalog.n_items)[: min(k, catalog.n_items)] for _ in users])
+    top[0, -2:] = -1  # a short list
+    truth = {
+        int(u): set(np.flatnonzero(row).tolist())
+        for u, row in zip(users, problem.truth, strict=True)
+    }
+    lists = {int(u): [int(i) for i in row if i >= 0] for u, row in zip(users, top, strict=True)}
+    name = f"nDCG@{k}" if metric == "ndcg" else f"HitRate@{k}"
+    expected = ranking_metrics(lists, truth, k)[name]
+    assert problem.score(top) == pytest.approx(expected)
+
+
+def test_build_records_serves_and_keeps_the_mode(
+    tmp_path: Path, tiny_data_dir: Path, tiny_settings
+) -> None:
+    data = Path(shutil.copytree(tiny_data_dir, tmp_path / "data"))
+    make_ratings(160, seed=3).to_csv(data / "ratings.csv", index=False)  # enough to tune on
+    settings = tiny_settings.replace(artifacts_dir=tmp_path / "art")
+    build(data, settings.replace(tune=False))
+    manifest = check(data, settings).manifest
+    assert manifest is not None and manifest.components["tuning"]["chosen"]["tuned"] is False
+    engine = Engine.open(data, settings)
+    assert engine.default_weights == Weights()
+    assert any("not tuned" in line for line in chosen_lines(manifest))
+
+    # Opening (tune=None) accepts either mode; an explicit tuned build re-tunes the data set.
+    assert build(data, settings).built == {}
+    result = build(data, settings.replace(tune=True))
+    assert {"tuning", "collab"} <= set(result.built)
+    engine = Engine.open(data, settings)
+    assert engine.tuning is not None and engine.tuning.tuned
+    expected = Weights(**engine.tuning.weights).as_dict()
+    assert engine.default_weights.as_dict() == pytest.approx(expected)
+    for name, value in engine.tuning.ranker.items():
+        assert getattr(engine.scorers["collab"].params, name) == pytest.approx(value)
+    used = engine.recommend(user_id=1, top=5).weights_used  # a default recommendation's blend
+    total = sum(expected[name] for name in used)
+    assert used == pytest.approx({name: expected[name] / total for name in used}, abs=1e-6)
+    lines = chosen_lines(check(data, settings).manifest)
+    assert any(line.startswith("tuning: blend weights:") for line in lines)
+    assert build(data, settings.replace(tune=True)).built == {}  # unchanged: the choice is reused
