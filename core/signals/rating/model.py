@@ -1,8 +1,9 @@
-"""The "Predicted rating" component: SVD, item kNN and user kNN blended by learned weights.
+"""The "Predicted rating" component: SVD, item kNN, user kNN and Bayesian MF blended by learned
+weights.
 
 :class:`RatingModel` (the engine's ``"svd"`` component) fits its components, learns a stacking
 regression on a per-user validation split, and predicts/folds in like :class:`SVDRating`; it
-must not hold a component's own maths (see ``svd`` and ``knn``).
+must not hold a component's own maths (see ``svd``, ``knn`` and ``bayes``).
 
 The blend is a ridge regression of the ratings on the three predictions, each weight allowed to
 vary with the user's and the movie's number of ratings (feature-weighted linear stacking). It is
@@ -27,6 +28,7 @@ from core.data.catalog import Catalog
 from core.evaluation.splits import stratified_split
 from core.signals.base import Query, Scorer, Scores, known_fields, read_meta, save_json
 from core.signals.history import RatingHistory
+from core.signals.rating.bayes import BayesianMF
 from core.signals.rating.knn import ItemKNNBaseline, UserKNNBaseline, co_rating_pairs
 from core.signals.rating.svd import SVD_FOLD_IN_FLOOR, SVDRating
 
@@ -34,24 +36,26 @@ from core.signals.rating.svd import SVD_FOLD_IN_FLOOR, SVDRating
 MIN_VALIDATION = 30
 
 #: Components in blend order (the SVD is always there; the others when feasible and enabled).
-COMPONENTS = ("svd", "knn", "user_knn")
+COMPONENTS = ("svd", "knn", "user_knn", "bmf")
 COMPONENT_LABELS = {
     "svd": "SVD, tuned",
     "knn": "item kNN with baselines",
     "user_knn": "user kNN with baselines",
+    "bmf": "Bayesian MF (Gibbs sampling)",
 }
 
 
 class RatingModel(Scorer):
-    """Predicted rating: SVD, item kNN and user kNN with baselines, blended by weights learned
-    on validation data (the engine's ``"svd"`` component; same API as :class:`SVDRating`).
+    """Predicted rating: SVD, item kNN and user kNN with baselines and Bayesian MF, blended by
+    weights learned on validation data (the engine's ``"svd"`` component; same API as :class:`SVDRating`).
 
     Fallbacks are SVD's, with ``was_impossible`` set: an unknown user without usable ratings gets
     ``mu + b_i`` ("unknown user: item mean"), an unknown or unrated movie ``mu + b_u``, both the
     global mean. Estimates are clipped to the rating scale.
 
     After :meth:`fit`: ``svd`` (an :class:`SVDRating`), ``knn`` (:class:`ItemKNNBaseline`) and
-    ``user_knn`` (:class:`UserKNNBaseline`), each ``None`` when skipped (see ``notes``);
+    ``user_knn`` (:class:`UserKNNBaseline`) and ``bmf`` (:class:`BayesianMF`), each ``None`` when
+    skipped (see ``notes``);
     ``components`` (the names in use), ``features``/``weights`` (the stacking regression),
     ``support`` (its support-feature ranges), ``validation`` (RMSE of each component, their
     average and the blend on the validation split) and ``fit_seconds``.
@@ -73,6 +77,7 @@ class RatingModel(Scorer):
         self.svd = SVDRating(settings, fold_in_reg=fold_in_reg, fold_in_floor=fold_in_floor)
         self.knn: ItemKNNBaseline | None = None
         self.user_knn: UserKNNBaseline | None = None
+        self.bmf: BayesianMF | None = None
         self.features: list[str] = ["intercept", "svd"]
         self.weights = np.array([0.0, 1.0])
         # log(1 + n) support of users / movies: [lowest, highest, centre] seen in validation.
@@ -106,7 +111,7 @@ class RatingModel(Scorer):
     @property
     def components(self) -> list[str]:
         """Names of the components in use, in blend order."""
-        found = {"svd": self.svd, "knn": self.knn, "user_knn": self.user_knn}
+        found = {"svd": self.svd, "knn": self.knn, "user_knn": self.user_knn, "bmf": self.bmf}
         return [name for name in COMPONENTS if found[name] is not None]
 
     # -- fitting ------------------------------------------------------------------------------
@@ -119,7 +124,7 @@ class RatingModel(Scorer):
         self.validation = {}
         self.support = {}
         use = self._feasible(catalog)
-        self.knn = self.user_knn = None
+        self.knn = self.user_knn = self.bmf = None
         if len(use) > 1:
             train, valid = stratified_split(catalog.ratings, p.valid_fraction, p.random_state)
             if len(valid) >= MIN_VALIDATION:
@@ -135,7 +140,7 @@ class RatingModel(Scorer):
                     f"(more than refit_max_ratings {p.refit_max_ratings:,})"
                 )
             if refit or len(valid) < MIN_VALIDATION:
-                self._fit_components(catalog, use)
+                self._fit_components(catalog, use, warm=self.bmf)
         else:
             self._fit_components(catalog, use)
             self._set_weights(use, None)
@@ -166,9 +171,18 @@ class RatingModel(Scorer):
                 )
             else:
                 use.append(name)
+        if p.bmf:
+            if len(catalog.ratings) > p.bmf_max_ratings:
+                self.notes.append(
+                    f"bmf skipped: {len(catalog.ratings):,} ratings > {p.bmf_max_ratings:,}"
+                )
+            else:
+                use.append("bmf")
         return use
 
-    def _fit_components(self, catalog: Catalog, use: Sequence[str]) -> None:
+    def _fit_components(
+        self, catalog: Catalog, use: Sequence[str], warm: BayesianMF | None = None
+    ) -> None:
         self.svd = SVDRating(
             self.settings, fold_in_reg=self.svd.fold_in_reg, fold_in_floor=self.svd.fold_in_floor
         ).fit(catalog)
@@ -176,6 +190,9 @@ class RatingModel(Scorer):
         self.user_knn = None
         if self.knn is not None and "user_knn" in use:
             self.user_knn = UserKNNBaseline(self.params).fit(self.knn)
+        self.bmf = None
+        if "bmf" in use:
+            self.bmf = BayesianMF(self.params).fit(self.svd.history, warm=warm)
 
     def _count(self) -> None:
         self.item_count = np.bincount(self.history.matrix.indices, minlength=self.n_items)
@@ -266,7 +283,7 @@ class RatingModel(Scorer):
         item_ok[item_ok] = self.known_item[items[item_ok]]
         possible = user_ok & item_ok
         out = [svd_est]
-        for model in (self.knn, self.user_knn):
+        for model in (self.knn, self.user_knn, self.bmf):
             if model is not None:
                 est = svd_est.copy()
                 est[possible] = model.estimate(rows[possible], items[possible])
@@ -280,23 +297,29 @@ class RatingModel(Scorer):
         ratings: Mapping[int, float] | None,
         targets: np.ndarray | None = None,
     ) -> tuple[list[np.ndarray], int] | None:
-        """The neighbourhood models' predictions of ``targets`` (item indices, default all) for
+        """The components' but SVD's predictions of ``targets`` (item indices, default all) for
         a user and/or extra ratings, and how many ratings they rest on; ``None`` for an unknown
         user without usable ratings."""
-        if self.knn is None:
+        if len(self.components) == 1:
             return None
         items, values, _ = self.history.merged(user_id, dict(ratings or {}))
-        used = int(self.knn.known_item[items].sum()) if len(items) else 0
+        used = int(self.known_item[items].sum()) if len(items) else 0
         if used == 0:
             return None
         if targets is not None and len(targets) > self.n_items // 4:
             # Many targets: every item without gathering copies of the neighbour lists.
             found = self._neighbourhood_user(user_id, ratings)
             return ([o[targets] for o in found[0]], used) if found is not None else None
-        out = [cast(np.ndarray, self.knn.predict_user(items, values, targets))]
+        own = self.history.user_row(user_id)
+        out = []
+        if self.knn is not None:
+            out.append(cast(np.ndarray, self.knn.predict_user(items, values, targets)))
         if self.user_knn is not None:
-            own = self.history.user_row(user_id)
             out.append(cast(np.ndarray, self.user_knn.predict_user(items, values, targets, own)))
+        if self.bmf is not None:
+            # A training user without extra ratings keeps the sampled vectors; else fold in.
+            row = own if not ratings else None
+            out.append(cast(np.ndarray, self.bmf.predict_user(items, values, targets, row)))
         return out, used
 
     def user_vector(
@@ -386,6 +409,7 @@ class RatingModel(Scorer):
                 "support": self.support,
                 "knn": self.knn.save(directory) if self.knn else None,
                 "user_knn": self.user_knn.save(directory) if self.user_knn else None,
+                "bmf": self.bmf.save(directory) if self.bmf else None,
                 "validation": self.validation,
                 "notes": self.notes,
                 "n_items": self.n_items,
@@ -413,6 +437,8 @@ class RatingModel(Scorer):
             obj.knn = ItemKNNBaseline.load(directory, meta["knn"], params, svd.history)
         if meta.get("user_knn") is not None and obj.knn is not None:
             obj.user_knn = UserKNNBaseline.load(directory, meta["user_knn"], params, obj.knn)
+        if meta.get("bmf") is not None:
+            obj.bmf = BayesianMF.load(directory, meta["bmf"], params, svd.history)
         obj._count()
         return obj
 
