@@ -86,18 +86,19 @@ class RatingSettings:
     knn_max_pairs: float = 6e8
     # A fourth component: Bayesian biased MF by Gibbs sampling (regularisation sampled from the
     # data, so it adapts to each data set's density); burn-in sweeps, then kept samples (each
-    # stored: users and movies x samples x (factors + 1) floats). The refit on all ratings
-    # starts from the validation fit's last sample, so it needs a shorter burn-in. Skipped
-    # above bmf_max_ratings (time and the stored samples grow with the data).
+    # stored: users and movies x samples x (factors + 1) floats). Skipped above
+    # bmf_max_ratings (time and the stored samples grow with the data).
     bmf: bool = True
     bmf_factors: int = 10
     bmf_burn_in: int = 20
     bmf_samples: int = 60
-    bmf_refit_burn_in: int = 5
     bmf_max_ratings: int = 2_000_000
     valid_fraction: float = 0.15  # per user, held out of training to learn the blend weights
-    blend_ridge: float = 50.0  # ridge pull of the blend weights towards a plain average
-    # Let each component's weight vary with the user's and the movie's number of ratings.
+    # Ridge pulls of the blend weights towards a plain average to choose from (by
+    # cross-validation on the validation ratings; large pulls matter only for tiny data).
+    blend_ridges: tuple[float, ...] = (5.0, 50.0, 500.0)
+    # Let each component's weight vary with the user's and the movie's number of ratings (a
+    # candidate beside the plain linear blend: the cross-validation picks).
     blend_support: bool = True
     # Refit the components on all ratings after learning the weights (0.008 RMSE better on
     # ml-latest-small than keeping the 85% fits), unless there are more ratings than

@@ -36,7 +36,11 @@ class _Side:
         order = np.lexsort((cols, rows))
         self.order = order
         self.pattern = sp.csr_matrix(
-            (np.ones(len(rows)), cols[order], np.searchsorted(rows[order], np.arange(shape[0] + 1))),
+            (
+                np.ones(len(rows)),
+                cols[order],
+                np.searchsorted(rows[order], np.arange(shape[0] + 1)),
+            ),
             shape=shape,
         )
 
@@ -95,32 +99,35 @@ def _sample_side(
 class BayesianMF:
     """Biased matrix factorisation averaged over Gibbs samples (see the module docstring).
 
-    After :meth:`fit`: ``mu``, ``user_samples`` (users x S x (k+1): bias then factors, by history
-    row), ``item_samples`` (items x S x (k+1)), the users' prior of each sample
-    (``user_mean``/``user_precision``, S x (k+1)), the noise precision of each (``alpha``),
-    ``known_item`` and ``history`` (shared with the other components).
+    After :meth:`fit`, for the S kept samples: ``user_bias`` (users x S, by history row) and
+    ``user_factors`` (users x S x k), ``item_bias`` / ``item_factors`` likewise by item index,
+    the users' prior of each sample (``user_mean``/``user_precision``, S x (k+1): bias first),
+    the noise precision of each (``alpha``); also ``mu``, ``known_item`` and ``history``
+    (shared with the other components).
     """
 
     def __init__(self, params: RatingSettings | None = None) -> None:
         self.params = params or RatingSettings()
         self.mu = float("nan")
-        self.user_samples = np.empty((0, 0, 0), dtype=np.float32)
-        self.item_samples = np.empty((0, 0, 0), dtype=np.float32)
+        self.user_bias = np.empty((0, 0), dtype=np.float32)
+        self.user_factors = np.empty((0, 0, 0), dtype=np.float32)
+        self.item_bias = np.empty((0, 0), dtype=np.float32)
+        self.item_factors = np.empty((0, 0, 0), dtype=np.float32)
         self.user_mean = np.empty((0, 0), dtype=np.float64)
         self.user_precision = np.empty((0, 0), dtype=np.float64)
         self.alpha = np.empty(0, dtype=np.float64)
+        self.item_bias_mean = np.empty(0, dtype=np.float64)
         self.known_item = np.empty(0, dtype=bool)
         self.history = RatingHistory.empty()
         self.sweeps = 0
         self.fit_seconds = 0.0
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, history: RatingHistory, warm: BayesianMF | None = None) -> BayesianMF:
+    def fit(self, history: RatingHistory) -> BayesianMF:
         """Run the chain on ``history``: ``bmf_burn_in`` sweeps, then ``bmf_samples`` kept ones.
 
-        ``warm``: a model fitted on a subset of these ratings with the same users and items (the
-        validation fit); its last sample starts the chain, which then needs only
-        ``bmf_refit_burn_in`` sweeps to forget the missing ratings.
+        Always from a small random start: a chain restarted from a fit on 85% of the ratings
+        predicted worse (docs/experiments/serving.md, "Rating ensemble").
         """
         start = time.perf_counter()
         p = self.params
@@ -135,23 +142,17 @@ class BayesianMF:
         rng = np.random.default_rng(p.random_state)
         d = p.bmf_factors + 1
         burn = p.bmf_burn_in
-        if warm is not None and warm.user_samples.shape[:1] == (n_users,) and (
-            warm.item_samples.shape[0] == n_items and warm.item_samples.shape[2] == d
-        ):
-            users = warm.user_samples[:, -1].astype(np.float64)
-            items = warm.item_samples[:, -1].astype(np.float64)
-            alpha = float(warm.alpha[-1])
-            burn = p.bmf_refit_burn_in
-        else:
-            users = rng.normal(0.0, 0.1, (n_users, d))
-            items = rng.normal(0.0, 0.1, (n_items, d))
-            users[:, 0] = items[:, 0] = 0.0
-            alpha = 2.0
+        users = rng.normal(0.0, 0.1, (n_users, d))
+        items = rng.normal(0.0, 0.1, (n_items, d))
+        users[:, 0] = items[:, 0] = 0.0
+        alpha = 2.0
         by_user = _Side(rows, cols, (n_users, n_items))
         by_item = _Side(cols, rows, (n_items, n_users))
         kept = max(1, p.bmf_samples)
-        self.user_samples = np.empty((n_users, kept, d), dtype=np.float32)
-        self.item_samples = np.empty((n_items, kept, d), dtype=np.float32)
+        self.user_bias = np.empty((n_users, kept), dtype=np.float32)
+        self.user_factors = np.empty((n_users, kept, d - 1), dtype=np.float32)
+        self.item_bias = np.empty((n_items, kept), dtype=np.float32)
+        self.item_factors = np.empty((n_items, kept, d - 1), dtype=np.float32)
         self.user_mean = np.empty((kept, d))
         self.user_precision = np.empty((kept, d))
         self.alpha = np.empty(kept)
@@ -168,51 +169,66 @@ class BayesianMF:
             alpha = rng.gamma(PRIOR_SHAPE + 0.5 * len(ratings), 1.0 / (PRIOR_RATE + 0.5 * error))
             at = sweep - burn
             if at >= 0:
-                self.user_samples[:, at] = users
-                self.item_samples[:, at] = items
+                self.user_bias[:, at], self.user_factors[:, at] = users[:, 0], users[:, 1:]
+                self.item_bias[:, at], self.item_factors[:, at] = items[:, 0], items[:, 1:]
                 self.user_mean[at], self.user_precision[at] = u_mean, u_prec
                 self.alpha[at] = alpha
         self.sweeps = burn + kept
+        self._index()
         self.fit_seconds = time.perf_counter() - start
         return self
 
-    # -- prediction ---------------------------------------------------------------------------
-    def _average(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Mean over samples of ``b_u + b_i + p_u . q_i`` for aligned (..., S, k+1) arrays."""
-        dots = np.einsum("nsk,nsk->n", users[..., 1:], items[..., 1:], dtype=np.float64)
-        biases = users[..., 0].mean(axis=-1, dtype=np.float64)
-        biases += items[..., 0].mean(axis=-1, dtype=np.float64)
-        return biases + dots / users.shape[-2]
+    def summary(self) -> dict[str, Any]:
+        """What the chain learned from the data, averaged over the kept samples: the noise
+        standard deviation and the users' prior standard deviations (the regularisation an SVD
+        would need to be told)."""
+        out: dict[str, Any] = {
+            "factors": int(self.item_factors.shape[2]),
+            "sweeps": self.sweeps,
+            "samples kept": len(self.alpha),
+        }
+        if len(self.alpha):
+            scale = 1.0 / np.sqrt(self.user_precision)
+            out["noise sd"] = round(float(np.mean(1.0 / np.sqrt(self.alpha))), 4)
+            out["user bias prior sd"] = round(float(scale[:, 0].mean()), 4)
+            out["user factor prior sd"] = round(float(scale[:, 1:].mean()), 4)
+        return out
 
+    # -- prediction ---------------------------------------------------------------------------
     def estimate(self, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Unclipped predictions for pairs of training users (history rows) and known items."""
+        """Unclipped predictions for pairs of training users (history rows) and known items:
+        ``mu`` plus the mean over samples of ``b_u + b_i + p_u . q_i``."""
         rows = np.asarray(rows, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
-        out = np.empty(len(rows))
-        step = 8_192
+        out = self.user_bias[rows].mean(axis=1, dtype=np.float64)
+        out += self.item_bias[items].mean(axis=1, dtype=np.float64)
+        step = 8_192  # bounds the gathered (pairs x S x k) temporaries
         for start in range(0, len(rows), step):
             part = slice(start, start + step)
-            out[part] = self._average(self.user_samples[rows[part]], self.item_samples[items[part]])
+            users, movies = self.user_factors[rows[part]], self.item_factors[items[part]]
+            out[part] += np.einsum("nsk,nsk->n", users, movies, dtype=np.float64) / users.shape[1]
         return self.mu + out
 
-    def fold_in(self, items: np.ndarray, ratings: np.ndarray) -> np.ndarray | None:
-        """One user's vectors (S x (k+1)) from ratings of item indices: per sample, the
-        posterior mean given that sample's movie vectors, user prior and noise level; ``None``
-        when no rated item is known."""
+    def fold_in(
+        self, items: np.ndarray, ratings: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One user's biases (S) and factors (S x k) from ratings of item indices: per sample,
+        the posterior mean given that sample's movie vectors, user prior and noise level;
+        ``None`` when no rated item is known."""
         items = np.asarray(items, dtype=np.int64)
         keep = self.known_item[items]
         items, ratings = items[keep], np.asarray(ratings, dtype=np.float64)[keep]
         if len(items) == 0:
             return None
-        vectors = self.item_samples[items].astype(np.float64)  # n x S x d
-        design = vectors.copy()
-        design[:, :, 0] = 1.0
-        targets = ratings[:, None] - self.mu - vectors[:, :, 0]  # n x S
+        factors = self.item_factors[items].astype(np.float64)  # n x S x k
+        design = np.concatenate([np.ones((*factors.shape[:2], 1)), factors], axis=2)
+        targets = ratings[:, None] - self.mu - self.item_bias[items]  # n x S
         # Each sample has its own noise precision: scale its data terms before adding the prior.
         gram = np.einsum("nsi,nsj->sij", design, design) * self.alpha[:, None, None]
         rhs = np.einsum("nsi,ns->si", design, targets) * self.alpha[:, None]
         matrix, rhs = _posterior(gram, rhs, self.user_mean, self.user_precision, 1.0)
-        return np.linalg.solve(matrix, rhs[:, :, None])[:, :, 0]
+        solution = np.linalg.solve(matrix, rhs[:, :, None])[:, :, 0]
+        return solution[:, 0], solution[:, 1:]
 
     def predict_user(
         self, items: np.ndarray, ratings: np.ndarray, targets: np.ndarray | None = None,
@@ -222,22 +238,30 @@ class BayesianMF:
         ``ratings`` of ``items``: the stored samples of training user ``own_row`` when given
         (no extra ratings), else a fold-in. ``None`` when no rated item is known."""
         if own_row is not None:
-            vectors = self.user_samples[own_row].astype(np.float64)
+            bias, factors = self.user_bias[own_row], self.user_factors[own_row]
         else:
-            vectors = self.fold_in(items, ratings)
-            if vectors is None:
+            found = self.fold_in(items, ratings)
+            if found is None:
                 return None
-        targets = np.arange(len(self.known_item)) if targets is None else np.asarray(targets)
-        chosen = self.item_samples[targets]  # t x S x d
-        samples = vectors.shape[0]
-        flat = chosen[:, :, 1:].reshape(len(targets), -1)
-        dots = flat @ vectors[:, 1:].reshape(-1).astype(np.float32)
-        biases = chosen[:, :, 0].mean(axis=1, dtype=np.float64) + vectors[:, 0].mean()
-        return self.mu + biases + dots.astype(np.float64) / samples
+            bias, factors = found
+        samples = factors.shape[0]
+        # Mean over samples of q_i . p_u is one product with the samples laid side by side.
+        vector = (np.asarray(factors, dtype=np.float32) / samples).reshape(-1)
+        if targets is None:  # every item: a view of the stored arrays, no gathered copy
+            movies, movie_bias = self.item_factors, self.item_bias_mean
+        else:
+            targets = np.asarray(targets, dtype=np.int64)
+            movies, movie_bias = self.item_factors[targets], self.item_bias_mean[targets]
+        dots = movies.reshape(len(movies), -1) @ vector
+        return self.mu + float(np.mean(bias)) + movie_bias + dots.astype(np.float64)
+
+    def _index(self) -> None:
+        self.item_bias_mean = self.item_bias.mean(axis=1, dtype=np.float64)
 
     # -- persistence --------------------------------------------------------------------------
     _ARRAYS: ClassVar[tuple[str, ...]] = (
-        "user_samples", "item_samples", "user_mean", "user_precision", "alpha", "known_item",
+        "user_bias", "user_factors", "item_bias", "item_factors", "user_mean", "user_precision",
+        "alpha", "known_item",
     )  # fmt: skip
 
     def save(self, directory: Path, prefix: str = "bmf") -> dict[str, Any]:
@@ -259,4 +283,5 @@ class BayesianMF:
         for key in cls._ARRAYS:
             setattr(obj, key, np.load(directory / f"{prefix}_{key}.npy"))
         obj.history = history
+        obj._index()
         return obj

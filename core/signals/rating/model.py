@@ -18,7 +18,7 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from core.signals.rating.svd import SVD_FOLD_IN_FLOOR, SVDRating
 #: Fewer validation ratings than this: keep the plain average (no weights are learned).
 MIN_VALIDATION = 30
 
+#: Folds of the cross-validation (on the validation ratings) that chooses the blend's form.
+BLEND_FOLDS = 5
+
 #: Components in blend order (the SVD is always there; the others when feasible and enabled).
 COMPONENTS = ("svd", "knn", "user_knn", "bmf")
 COMPONENT_LABELS = {
@@ -47,7 +50,8 @@ COMPONENT_LABELS = {
 
 class RatingModel(Scorer):
     """Predicted rating: SVD, item kNN and user kNN with baselines and Bayesian MF, blended by
-    weights learned on validation data (the engine's ``"svd"`` component; same API as :class:`SVDRating`).
+    weights learned on validation data (the engine's ``"svd"`` component; same API as
+    :class:`SVDRating`).
 
     Fallbacks are SVD's, with ``was_impossible`` set: an unknown user without usable ratings gets
     ``mu + b_i`` ("unknown user: item mean"), an unknown or unrated movie ``mu + b_u``, both the
@@ -84,6 +88,8 @@ class RatingModel(Scorer):
         self.support: dict[str, list[float]] = {}
         self.item_count = np.empty(0, dtype=np.int64)
         self.validation: dict[str, float] = {}
+        self.blend_choice: dict[str, Any] = {}
+        self.choices: dict[str, Any] = {}
         self.notes: list[str] = []
         self.fit_seconds = 0.0
 
@@ -122,6 +128,7 @@ class RatingModel(Scorer):
         self.n_items = catalog.n_items
         self.notes = []
         self.validation = {}
+        self.blend_choice = {}
         self.support = {}
         use = self._feasible(catalog)
         self.knn = self.user_knn = self.bmf = None
@@ -140,13 +147,32 @@ class RatingModel(Scorer):
                     f"(more than refit_max_ratings {p.refit_max_ratings:,})"
                 )
             if refit or len(valid) < MIN_VALIDATION:
-                self._fit_components(catalog, use, warm=self.bmf)
+                self._fit_components(catalog, use)
         else:
             self._fit_components(catalog, use)
             self._set_weights(use, None)
         self._count()
         self.fit_seconds = time.perf_counter() - start
+        self.choices = self._choices()
         return self
+
+    def _choices(self) -> dict[str, Any]:
+        """What was chosen at build time and on what evidence (JSON-ready, for the manifest):
+        the components, each one's and the blend's validation RMSE, the blend's form with the
+        cross-validated RMSE of every candidate, and the noise and prior scales the Bayesian
+        MF sampled from the data."""
+        out: dict[str, Any] = {
+            "components": self.components,
+            "validation RMSE": {
+                k.removeprefix("rmse_"): round(v, 5) if k != "n" else int(v)
+                for k, v in self.validation.items()
+            },
+            "blend": self.blend_choice or {"chosen": "plain average"},
+            "notes": list(self.notes),
+        }
+        if self.bmf is not None:
+            out["bmf"] = self.bmf.summary()
+        return out
 
     def _feasible(self, catalog: Catalog) -> list[str]:
         """Components to use: SVD, and the neighbourhood models unless off or too big."""
@@ -180,9 +206,7 @@ class RatingModel(Scorer):
                 use.append("bmf")
         return use
 
-    def _fit_components(
-        self, catalog: Catalog, use: Sequence[str], warm: BayesianMF | None = None
-    ) -> None:
+    def _fit_components(self, catalog: Catalog, use: Sequence[str]) -> None:
         self.svd = SVDRating(
             self.settings, fold_in_reg=self.svd.fold_in_reg, fold_in_floor=self.svd.fold_in_floor
         ).fit(catalog)
@@ -192,7 +216,7 @@ class RatingModel(Scorer):
             self.user_knn = UserKNNBaseline(self.params).fit(self.knn)
         self.bmf = None
         if "bmf" in use:
-            self.bmf = BayesianMF(self.params).fit(self.svd.history, warm=warm)
+            self.bmf = BayesianMF(self.params).fit(self.svd.history)
 
     def _count(self) -> None:
         self.item_count = np.bincount(self.history.matrix.indices, minlength=self.n_items)
@@ -209,29 +233,43 @@ class RatingModel(Scorer):
 
     def _learn_weights(self, valid: pd.DataFrame) -> None:
         """Ridge regression of the validation ratings on the (clipped) component predictions,
-        with support interactions if ``blend_support`` (feature-weighted linear stacking, Sill
-        et al. 2009: each component's weight may vary with log(1 + ratings) of the user and of
-        the movie, centred and clipped to the range seen here, so a new user with 5 ratings
-        does not extrapolate), pulled towards the plain average by ``blend_ridge`` (which
-        matters only for tiny data)."""
+        pulled towards the plain average, with or without support interactions (feature-
+        weighted linear stacking, Sill et al. 2009: each component's weight may vary with
+        log(1 + ratings) of the user and of the movie, centred and clipped to the range seen
+        here, so a new user with 5 ratings does not extrapolate). Which of those (support only
+        if ``blend_support``) and which pull from ``blend_ridges`` is chosen by
+        ``BLEND_FOLDS``-fold cross-validation on these same validation ratings, then refitted
+        on all of them; the candidates' scores go to ``choices``."""
         names = self.components
-        self._set_weights(names, self.params.blend_support)
         users = valid["userId"].to_numpy(dtype=np.int64)
         movies = valid["movieId"].to_numpy(dtype=np.int64)
         estimates, possible = self._estimates(users, movies)
+        estimates = [e[possible] for e in estimates]
         target = valid["rating"].to_numpy(dtype=np.float64)[possible]
         n_user, n_item = support_counts(self.history, users[possible], movies[possible])
-        if self.params.blend_support:
-            for key, count in (("user", n_user), ("item", n_item)):
-                log = np.log1p(count)
-                self.support[key] = [float(log.min()), float(log.max()), float(log.mean())]
-        design = self._design([e[possible] for e in estimates], n_user, n_item)
-        prior = self.weights.copy()
-        penalty = np.eye(design.shape[1]) * self.params.blend_ridge
-        penalty[0, 0] = 0.0  # the intercept is free
-        self.weights = np.linalg.solve(
-            design.T @ design + penalty, design.T @ target + penalty @ prior
-        )
+        ranges = {}
+        for key, count in (("user", n_user), ("item", n_item)):
+            log = np.log1p(count)
+            ranges[key] = [float(log.min()), float(log.max()), float(log.mean())]
+        fold = np.random.default_rng(self.params.random_state).permutation(len(target))
+        fold %= BLEND_FOLDS
+        scores: dict[str, float] = {}
+        best: tuple[float, bool, float] | None = None
+        for support in (False, True) if self.params.blend_support else (False,):
+            self.support = ranges if support else {}
+            self._set_weights(names, support)
+            design = self._design(estimates, n_user, n_item)
+            for ridge in self.params.blend_ridges:
+                score = self._cross_validate(design, target, ridge, fold)
+                scores[_blend_label(support, ridge)] = round(score, 5)
+                if best is None or score < best[0] - 1e-9:
+                    best = (score, support, ridge)
+        assert best is not None, "blend_ridges is empty"
+        score, support, ridge = best
+        self.support = ranges if support else {}
+        self._set_weights(names, support)
+        design = self._design(estimates, n_user, n_item)
+        self.weights = self._ridge(design, target, ridge)
         lo, hi = self.scale
         count = len(names)
         self.validation = {"n": float(len(target))}
@@ -240,6 +278,34 @@ class RatingModel(Scorer):
         average = np.clip(design[:, 1 : 1 + count].mean(axis=1), lo, hi)
         self.validation["rmse_average"] = _rmse(average, target)
         self.validation["rmse_blend"] = _rmse(np.clip(design @ self.weights, lo, hi), target)
+        self.validation["cv_rmse_blend"] = score
+        self.blend_choice = {
+            "chosen": _blend_label(support, ridge),
+            "support": support,
+            "ridge": ridge,
+            f"{BLEND_FOLDS}-fold RMSE of each candidate": scores,
+        }
+
+    def _ridge(self, design: np.ndarray, target: np.ndarray, ridge: float) -> np.ndarray:
+        """Weights pulled towards the plain average (``self.weights`` as set by
+        :meth:`_set_weights`) by ``ridge``; the intercept is free."""
+        penalty = np.eye(design.shape[1]) * ridge
+        penalty[0, 0] = 0.0
+        prior = self.weights
+        return np.linalg.solve(design.T @ design + penalty, design.T @ target + penalty @ prior)
+
+    def _cross_validate(
+        self, design: np.ndarray, target: np.ndarray, ridge: float, fold: np.ndarray
+    ) -> float:
+        """RMSE of the clipped blend over ``fold``'s parts, each predicted by weights learned
+        on the others."""
+        lo, hi = self.scale
+        error = np.empty(len(target))
+        for part in range(BLEND_FOLDS):
+            held = fold == part
+            weights = self._ridge(design[~held], target[~held], ridge)
+            error[held] = np.clip(design[held] @ weights, lo, hi) - target[held]
+        return float(np.sqrt(np.mean(error**2))) if len(error) else 0.0
 
     def _design(
         self, estimates: Sequence[np.ndarray], n_user: np.ndarray | float, n_item: np.ndarray
@@ -411,6 +477,7 @@ class RatingModel(Scorer):
                 "user_knn": self.user_knn.save(directory) if self.user_knn else None,
                 "bmf": self.bmf.save(directory) if self.bmf else None,
                 "validation": self.validation,
+                "choices": self.choices,
                 "notes": self.notes,
                 "n_items": self.n_items,
                 "fit_seconds": self.fit_seconds,
@@ -430,6 +497,8 @@ class RatingModel(Scorer):
         obj.weights = np.asarray(meta["weights"], dtype=np.float64)
         obj.support = {k: [float(x) for x in v] for k, v in meta.get("support", {}).items()}
         obj.validation = {k: float(v) for k, v in meta.get("validation", {}).items()}
+        obj.choices = dict(meta.get("choices", {}))
+        obj.blend_choice = dict(obj.choices.get("blend", {}))
         obj.notes = list(meta.get("notes", []))
         obj.n_items = int(meta["n_items"])
         obj.fit_seconds = float(meta.get("fit_seconds", 0.0))
@@ -477,6 +546,10 @@ def _with_ratings(catalog: Catalog, ratings: pd.DataFrame) -> Catalog:
     """The same movies and tags with only some ratings (a training part)."""
     return Catalog(catalog.name, catalog.movies, ratings.reset_index(drop=True), catalog.tags,
                    catalog.report)  # fmt: skip
+
+
+def _blend_label(support: bool, ridge: float) -> str:
+    return f"{'support-weighted' if support else 'linear'}, ridge {ridge:g}"
 
 
 def _rmse(est: np.ndarray, truth: np.ndarray) -> float:
