@@ -194,7 +194,6 @@ class TestRatingModel(ScorerContract):
         )
         assert model.score(Query(user_id=1)).has_opinion
 
-
     def test_bmf_skipped_above_rating_limit(self, tiny_catalog) -> None:
         settings = Settings(svd=SMALL.svd, rating=RatingSettings(bmf_max_ratings=10))
         model = RatingModel(settings).fit(tiny_catalog)
