@@ -341,13 +341,7 @@ class RatingModel(Scorer):
         users = np.asarray(user_ids, dtype=np.int64)
         movies = np.asarray(movie_ids, dtype=np.int64)
         svd_est = np.asarray(self.svd.estimate(users, movies), dtype=np.float64)
-        known_users = self.history.user_ids
-        rows = np.clip(np.searchsorted(known_users, users), 0, max(len(known_users) - 1, 0))
-        user_ok = known_users[rows] == users if len(known_users) else np.zeros(len(users), bool)
-        items = self.svd.items_of(movies)
-        item_ok = items >= 0
-        item_ok[item_ok] = self.known_item[items[item_ok]]
-        possible = user_ok & item_ok
+        rows, items, possible = self._pairs(users, movies)
         out = [svd_est]
         for model in (self.knn, self.user_knn, self.bmf):
             if model is not None:
@@ -355,6 +349,19 @@ class RatingModel(Scorer):
                 est[possible] = model.estimate(rows[possible], items[possible])
                 out.append(est)
         return out, possible
+
+    def _pairs(
+        self, users: np.ndarray, movies: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """History rows and item indices of (user, movie) pairs, and the mask of those with a
+        training user and a rated movie (elsewhere rows and items are placeholders)."""
+        known_users = self.history.user_ids
+        rows = np.clip(np.searchsorted(known_users, users), 0, max(len(known_users) - 1, 0))
+        user_ok = known_users[rows] == users if len(known_users) else np.zeros(len(users), bool)
+        items = self.svd.items_of(movies)
+        item_ok = items >= 0
+        item_ok[item_ok] = self.known_item[items[item_ok]]
+        return rows, items, user_ok & item_ok
 
     # -- per-user predictions -----------------------------------------------------------------
     def _neighbourhood_user(
