@@ -10,6 +10,7 @@ Predictions are clipped to the rating scale.
 Usage::
 
     python benchmarks/rating_quality.py DATA_DIR [DATA_DIR ...] [--seed 42] [--no-baselines]
+        [--rating NAME=VALUE ...]   # RatingSettings changes, e.g. --rating bmf_samples=30
 
 ``DATA_DIR`` is any MovieLens folder the loader reads (``builtin`` for the shipped snapshot).
 """
@@ -17,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -28,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from core.config import Settings  # noqa: E402
+from core.config import RatingSettings, Settings  # noqa: E402
 from core.data.loaders import load_catalog  # noqa: E402
 from core.evaluation.metrics import rmse_mae  # noqa: E402
 from core.evaluation.signals import subset_catalog  # noqa: E402
@@ -53,9 +55,8 @@ def surprise_rmse(train, test, scale, seed: int, **params) -> tuple[float, float
     return rmse_mae(est, truth)[0], seconds
 
 
-def run(data: str, seed: int, test_fraction: float, baselines: bool) -> dict:
+def run(data: str, seed: int, test_fraction: float, baselines: bool, settings: Settings) -> dict:
     """Fit on the training part of ``data`` and return the figures (also printed)."""
-    settings = Settings()
     catalog = load_catalog(data, settings, enrich=False)
     ratings = catalog.ratings.reset_index(drop=True)
     train, test = stratified_split(ratings, test_fraction, seed)
@@ -97,8 +98,16 @@ def main() -> None:
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--rating", nargs="*", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
-    results = [run(d, args.seed, args.test_fraction, not args.no_baselines) for d in args.data]
+    changes = {}
+    for item in args.rating:
+        name, value = item.split("=", 1)
+        changes[name] = type(getattr(RatingSettings(), name))(json.loads(value))
+    settings = Settings(rating=dataclasses.replace(RatingSettings(), **changes))
+    results = [
+        run(d, args.seed, args.test_fraction, not args.no_baselines, settings) for d in args.data
+    ]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
 
