@@ -57,9 +57,9 @@ class SVDSettings:
 @dataclass(frozen=True)
 class RatingSettings:
     """The rating-prediction ensemble (``core.signals.rating.RatingModel``): SVD
-    (``Settings.svd``) and item- and user-based neighbourhood models with baselines, stacked by
-    weights learned on a validation split of the training ratings. Why these values:
-    docs/experiments/serving.md, "Rating ensemble".
+    (``Settings.svd``), item- and user-based neighbourhood models with baselines and a Bayesian
+    MF, stacked by weights learned on a validation split of the training ratings (the blend's
+    form chosen there too). Why these values: docs/experiments/serving.md, "Rating ensemble".
     """
 
     knn: bool = True  # the item-based neighbourhood component (the user-based one needs it)
