@@ -57,9 +57,9 @@ class SVDSettings:
 @dataclass(frozen=True)
 class RatingSettings:
     """The rating-prediction ensemble (``core.signals.rating.RatingModel``): SVD
-    (``Settings.svd``) and item- and user-based neighbourhood models with baselines, stacked by
-    weights learned on a validation split of the training ratings. Why these values:
-    docs/experiments/serving.md, "Rating ensemble".
+    (``Settings.svd``), item- and user-based neighbourhood models with baselines and a Bayesian
+    MF, stacked by weights learned on a validation split of the training ratings (the blend's
+    form chosen there too). Why these values: docs/experiments/serving.md, "Rating ensemble".
     """
 
     knn: bool = True  # the item-based neighbourhood component (the user-based one needs it)
@@ -84,9 +84,21 @@ class RatingSettings:
     knn_max_items: int = 60_000
     knn_max_users: int = 60_000
     knn_max_pairs: float = 6e8
+    # A fourth component: Bayesian biased MF by Gibbs sampling (regularisation sampled from the
+    # data, so it adapts to each data set's density); burn-in sweeps, then kept samples (each
+    # stored: users and movies x samples x (factors + 1) floats). Skipped above
+    # bmf_max_ratings (time and the stored samples grow with the data).
+    bmf: bool = True
+    bmf_factors: int = 10
+    bmf_burn_in: int = 20
+    bmf_samples: int = 60
+    bmf_max_ratings: int = 2_000_000
     valid_fraction: float = 0.15  # per user, held out of training to learn the blend weights
-    blend_ridge: float = 50.0  # ridge pull of the blend weights towards a plain average
-    # Let each component's weight vary with the user's and the movie's number of ratings.
+    # Ridge pulls of the blend weights towards a plain average to choose from (by
+    # cross-validation on the validation ratings; large pulls matter only for tiny data).
+    blend_ridges: tuple[float, ...] = (5.0, 50.0, 500.0)
+    # Let each component's weight vary with the user's and the movie's number of ratings (a
+    # candidate beside the plain linear blend: the cross-validation picks).
     blend_support: bool = True
     # Refit the components on all ratings after learning the weights (0.008 RMSE better on
     # ml-latest-small than keeping the 85% fits), unless there are more ratings than

@@ -167,8 +167,9 @@ def _grid_searched_svd(
 def _product_model(
     errors: _Errors, catalog: Catalog, settings: Settings, train: pd.DataFrame,
     test: pd.DataFrame, truth: np.ndarray,
-) -> dict[str, float]:  # fmt: skip
-    """The product's components and stacked ensemble on one fold; returns its blend weights.
+) -> dict[str, Any]:  # fmt: skip
+    """The product's components and stacked ensemble on one fold; returns its blend's form
+    (chosen on the fold's validation ratings) and weights.
 
     The product fits its components twice (on 85% to learn the blend weights on the rest,
     then on everything); the component rows use those final fits."""
@@ -182,7 +183,8 @@ def _product_model(
         part = getattr(model, name)
         errors.add(f"{COMPONENT_LABELS[name]} (component)", est, truth, part.fit_seconds)
     errors.add("stacked ensemble (product)", model.estimate(users, movies), truth, seconds)
-    return dict(zip(model.features, np.round(model.weights, 4).tolist(), strict=True))
+    weights = dict(zip(model.features, np.round(model.weights, 4).tolist(), strict=True))
+    return {"blend chosen on validation": model.choices.get("blend", {}).get("chosen"), **weights}
 
 
 def _rating_protocol(folds: int, seed: int, grid: list[dict[str, Any]], skipped: str) -> str:
@@ -225,7 +227,7 @@ def evaluate_rating(
     errors = _Errors(scale)
     skipped = ""
     searched: list[dict[str, Any]] = []
-    weights: list[dict[str, float]] = []
+    weights: list[dict[str, Any]] = []
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold, (train_idx, test_idx) in enumerate(splitter.split(ratings)):
         progress(f"rating fold {fold + 1}/{folds}", fold / folds)

@@ -282,10 +282,10 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "svd",
-        2,
+        3,
         _fit_svd,
         _load_svd,
-        build_share=0.12,  # 2: SVD + kNN stacked ensemble
+        build_share=0.12,  # 2: SVD + kNN stacked ensemble; 3: + Bayesian MF, choices
         settings=lambda s: (s.svd, s.rating),
     ),
     Component(

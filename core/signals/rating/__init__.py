@@ -1,8 +1,10 @@
-"""Rating prediction: SVD, two neighbourhood models and their learned blend (``RatingModel``).
+"""Rating prediction: SVD, two neighbourhood models, Bayesian MF and their learned blend
+(``RatingModel``).
 
-This package only re-exports; the code lives in ``svd``, ``knn`` and ``model``.
+This package only re-exports; the code lives in ``svd``, ``knn``, ``bayes`` and ``model``.
 """
 
+from core.signals.rating.bayes import BayesianMF
 from core.signals.rating.knn import ItemKNNBaseline, UserKNNBaseline
 from core.signals.rating.model import (
     COMPONENT_LABELS,
@@ -17,6 +19,7 @@ __all__ = [
     "COMPONENTS",
     "COMPONENT_LABELS",
     "SVD_FOLD_IN_FLOOR",
+    "BayesianMF",
     "ItemKNNBaseline",
     "RatingModel",
     "SVDRating",

@@ -1,8 +1,9 @@
-"""The "Predicted rating" component: SVD, item kNN and user kNN blended by learned weights.
+"""The "Predicted rating" component: SVD, item kNN, user kNN and Bayesian MF blended by learned
+weights.
 
 :class:`RatingModel` (the engine's ``"svd"`` component) fits its components, learns a stacking
 regression on a per-user validation split, and predicts/folds in like :class:`SVDRating`; it
-must not hold a component's own maths (see ``svd`` and ``knn``).
+must not hold a component's own maths (see ``svd``, ``knn`` and ``bayes``).
 
 The blend is a ridge regression of the ratings on the three predictions, each weight allowed to
 vary with the user's and the movie's number of ratings (feature-weighted linear stacking). It is
@@ -17,7 +18,7 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -27,31 +28,38 @@ from core.data.catalog import Catalog
 from core.evaluation.splits import stratified_split
 from core.signals.base import Query, Scorer, Scores, known_fields, read_meta, save_json
 from core.signals.history import RatingHistory
+from core.signals.rating.bayes import BayesianMF
 from core.signals.rating.knn import ItemKNNBaseline, UserKNNBaseline, co_rating_pairs
 from core.signals.rating.svd import SVD_FOLD_IN_FLOOR, SVDRating
 
 #: Fewer validation ratings than this: keep the plain average (no weights are learned).
 MIN_VALIDATION = 30
 
+#: Folds of the cross-validation (on the validation ratings) that chooses the blend's form.
+BLEND_FOLDS = 5
+
 #: Components in blend order (the SVD is always there; the others when feasible and enabled).
-COMPONENTS = ("svd", "knn", "user_knn")
+COMPONENTS = ("svd", "knn", "user_knn", "bmf")
 COMPONENT_LABELS = {
     "svd": "SVD, tuned",
     "knn": "item kNN with baselines",
     "user_knn": "user kNN with baselines",
+    "bmf": "Bayesian MF (Gibbs sampling)",
 }
 
 
 class RatingModel(Scorer):
-    """Predicted rating: SVD, item kNN and user kNN with baselines, blended by weights learned
-    on validation data (the engine's ``"svd"`` component; same API as :class:`SVDRating`).
+    """Predicted rating: SVD, item kNN and user kNN with baselines and Bayesian MF, blended by
+    weights learned on validation data (the engine's ``"svd"`` component; same API as
+    :class:`SVDRating`).
 
     Fallbacks are SVD's, with ``was_impossible`` set: an unknown user without usable ratings gets
     ``mu + b_i`` ("unknown user: item mean"), an unknown or unrated movie ``mu + b_u``, both the
     global mean. Estimates are clipped to the rating scale.
 
     After :meth:`fit`: ``svd`` (an :class:`SVDRating`), ``knn`` (:class:`ItemKNNBaseline`) and
-    ``user_knn`` (:class:`UserKNNBaseline`), each ``None`` when skipped (see ``notes``);
+    ``user_knn`` (:class:`UserKNNBaseline`) and ``bmf`` (:class:`BayesianMF`), each ``None`` when
+    skipped (see ``notes``);
     ``components`` (the names in use), ``features``/``weights`` (the stacking regression),
     ``support`` (its support-feature ranges), ``validation`` (RMSE of each component, their
     average and the blend on the validation split) and ``fit_seconds``.
@@ -73,12 +81,15 @@ class RatingModel(Scorer):
         self.svd = SVDRating(settings, fold_in_reg=fold_in_reg, fold_in_floor=fold_in_floor)
         self.knn: ItemKNNBaseline | None = None
         self.user_knn: UserKNNBaseline | None = None
+        self.bmf: BayesianMF | None = None
         self.features: list[str] = ["intercept", "svd"]
         self.weights = np.array([0.0, 1.0])
         # log(1 + n) support of users / movies: [lowest, highest, centre] seen in validation.
         self.support: dict[str, list[float]] = {}
         self.item_count = np.empty(0, dtype=np.int64)
         self.validation: dict[str, float] = {}
+        self.blend_choice: dict[str, Any] = {}
+        self.choices: dict[str, Any] = {}
         self.notes: list[str] = []
         self.fit_seconds = 0.0
 
@@ -106,7 +117,7 @@ class RatingModel(Scorer):
     @property
     def components(self) -> list[str]:
         """Names of the components in use, in blend order."""
-        found = {"svd": self.svd, "knn": self.knn, "user_knn": self.user_knn}
+        found = {"svd": self.svd, "knn": self.knn, "user_knn": self.user_knn, "bmf": self.bmf}
         return [name for name in COMPONENTS if found[name] is not None]
 
     # -- fitting ------------------------------------------------------------------------------
@@ -117,9 +128,10 @@ class RatingModel(Scorer):
         self.n_items = catalog.n_items
         self.notes = []
         self.validation = {}
+        self.blend_choice = {}
         self.support = {}
         use = self._feasible(catalog)
-        self.knn = self.user_knn = None
+        self.knn = self.user_knn = self.bmf = None
         if len(use) > 1:
             train, valid = stratified_split(catalog.ratings, p.valid_fraction, p.random_state)
             if len(valid) >= MIN_VALIDATION:
@@ -141,7 +153,26 @@ class RatingModel(Scorer):
             self._set_weights(use, None)
         self._count()
         self.fit_seconds = time.perf_counter() - start
+        self.choices = self._choices()
         return self
+
+    def _choices(self) -> dict[str, Any]:
+        """What was chosen at build time and on what evidence (JSON-ready, for the manifest):
+        the components, each one's and the blend's validation RMSE, the blend's form with the
+        cross-validated RMSE of every candidate, and the noise and prior scales the Bayesian
+        MF sampled from the data."""
+        out: dict[str, Any] = {
+            "components": self.components,
+            "validation RMSE": {
+                k.removeprefix("rmse_"): round(v, 5) if k != "n" else int(v)
+                for k, v in self.validation.items()
+            },
+            "blend": self.blend_choice or {"chosen": "plain average"},
+            "notes": list(self.notes),
+        }
+        if self.bmf is not None:
+            out["bmf"] = self.bmf.summary()
+        return out
 
     def _feasible(self, catalog: Catalog) -> list[str]:
         """Components to use: SVD, and the neighbourhood models unless off or too big."""
@@ -166,6 +197,13 @@ class RatingModel(Scorer):
                 )
             else:
                 use.append(name)
+        if p.bmf:
+            if len(catalog.ratings) > p.bmf_max_ratings:
+                self.notes.append(
+                    f"bmf skipped: {len(catalog.ratings):,} ratings > {p.bmf_max_ratings:,}"
+                )
+            else:
+                use.append("bmf")
         return use
 
     def _fit_components(self, catalog: Catalog, use: Sequence[str]) -> None:
@@ -176,6 +214,9 @@ class RatingModel(Scorer):
         self.user_knn = None
         if self.knn is not None and "user_knn" in use:
             self.user_knn = UserKNNBaseline(self.params).fit(self.knn)
+        self.bmf = None
+        if "bmf" in use:
+            self.bmf = BayesianMF(self.params).fit(self.svd.history)
 
     def _count(self) -> None:
         self.item_count = np.bincount(self.history.matrix.indices, minlength=self.n_items)
@@ -192,29 +233,43 @@ class RatingModel(Scorer):
 
     def _learn_weights(self, valid: pd.DataFrame) -> None:
         """Ridge regression of the validation ratings on the (clipped) component predictions,
-        with support interactions if ``blend_support`` (feature-weighted linear stacking, Sill
-        et al. 2009: each component's weight may vary with log(1 + ratings) of the user and of
-        the movie, centred and clipped to the range seen here, so a new user with 5 ratings
-        does not extrapolate), pulled towards the plain average by ``blend_ridge`` (which
-        matters only for tiny data)."""
+        pulled towards the plain average, with or without support interactions (feature-
+        weighted linear stacking, Sill et al. 2009: each component's weight may vary with
+        log(1 + ratings) of the user and of the movie, centred and clipped to the range seen
+        here, so a new user with 5 ratings does not extrapolate). Which of those (support only
+        if ``blend_support``) and which pull from ``blend_ridges`` is chosen by
+        ``BLEND_FOLDS``-fold cross-validation on these same validation ratings, then refitted
+        on all of them; the candidates' scores go to ``choices``."""
         names = self.components
-        self._set_weights(names, self.params.blend_support)
         users = valid["userId"].to_numpy(dtype=np.int64)
         movies = valid["movieId"].to_numpy(dtype=np.int64)
         estimates, possible = self._estimates(users, movies)
+        estimates = [e[possible] for e in estimates]
         target = valid["rating"].to_numpy(dtype=np.float64)[possible]
         n_user, n_item = support_counts(self.history, users[possible], movies[possible])
-        if self.params.blend_support:
-            for key, count in (("user", n_user), ("item", n_item)):
-                log = np.log1p(count)
-                self.support[key] = [float(log.min()), float(log.max()), float(log.mean())]
-        design = self._design([e[possible] for e in estimates], n_user, n_item)
-        prior = self.weights.copy()
-        penalty = np.eye(design.shape[1]) * self.params.blend_ridge
-        penalty[0, 0] = 0.0  # the intercept is free
-        self.weights = np.linalg.solve(
-            design.T @ design + penalty, design.T @ target + penalty @ prior
-        )
+        ranges = {}
+        for key, count in (("user", n_user), ("item", n_item)):
+            log = np.log1p(count)
+            ranges[key] = [float(log.min()), float(log.max()), float(log.mean())]
+        fold = np.random.default_rng(self.params.random_state).permutation(len(target))
+        fold %= BLEND_FOLDS
+        scores: dict[str, float] = {}
+        best: tuple[float, bool, float] | None = None
+        for support in (False, True) if self.params.blend_support else (False,):
+            self.support = ranges if support else {}
+            self._set_weights(names, support)
+            design = self._design(estimates, n_user, n_item)
+            for ridge in self.params.blend_ridges:
+                score = self._cross_validate(design, target, ridge, fold)
+                scores[_blend_label(support, ridge)] = round(score, 5)
+                if best is None or score < best[0] - 1e-9:
+                    best = (score, support, ridge)
+        assert best is not None, "blend_ridges is empty"
+        score, support, ridge = best
+        self.support = ranges if support else {}
+        self._set_weights(names, support)
+        design = self._design(estimates, n_user, n_item)
+        self.weights = self._ridge(design, target, ridge)
         lo, hi = self.scale
         count = len(names)
         self.validation = {"n": float(len(target))}
@@ -223,6 +278,34 @@ class RatingModel(Scorer):
         average = np.clip(design[:, 1 : 1 + count].mean(axis=1), lo, hi)
         self.validation["rmse_average"] = _rmse(average, target)
         self.validation["rmse_blend"] = _rmse(np.clip(design @ self.weights, lo, hi), target)
+        self.validation["cv_rmse_blend"] = score
+        self.blend_choice = {
+            "chosen": _blend_label(support, ridge),
+            "support": support,
+            "ridge": ridge,
+            f"{BLEND_FOLDS}-fold RMSE of each candidate": scores,
+        }
+
+    def _ridge(self, design: np.ndarray, target: np.ndarray, ridge: float) -> np.ndarray:
+        """Weights pulled towards the plain average (``self.weights`` as set by
+        :meth:`_set_weights`) by ``ridge``; the intercept is free."""
+        penalty = np.eye(design.shape[1]) * ridge
+        penalty[0, 0] = 0.0
+        prior = self.weights
+        return np.linalg.solve(design.T @ design + penalty, design.T @ target + penalty @ prior)
+
+    def _cross_validate(
+        self, design: np.ndarray, target: np.ndarray, ridge: float, fold: np.ndarray
+    ) -> float:
+        """RMSE of the clipped blend over ``fold``'s parts, each predicted by weights learned
+        on the others."""
+        lo, hi = self.scale
+        error = np.empty(len(target))
+        for part in range(BLEND_FOLDS):
+            held = fold == part
+            weights = self._ridge(design[~held], target[~held], ridge)
+            error[held] = np.clip(design[held] @ weights, lo, hi) - target[held]
+        return float(np.sqrt(np.mean(error**2))) if len(error) else 0.0
 
     def _design(
         self, estimates: Sequence[np.ndarray], n_user: np.ndarray | float, n_item: np.ndarray
@@ -258,20 +341,27 @@ class RatingModel(Scorer):
         users = np.asarray(user_ids, dtype=np.int64)
         movies = np.asarray(movie_ids, dtype=np.int64)
         svd_est = np.asarray(self.svd.estimate(users, movies), dtype=np.float64)
+        rows, items, possible = self._pairs(users, movies)
+        out = [svd_est]
+        for model in (self.knn, self.user_knn, self.bmf):
+            if model is not None:
+                est = svd_est.copy()
+                est[possible] = model.estimate(rows[possible], items[possible])
+                out.append(est)
+        return out, possible
+
+    def _pairs(
+        self, users: np.ndarray, movies: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """History rows and item indices of (user, movie) pairs, and the mask of those with a
+        training user and a rated movie (elsewhere rows and items are placeholders)."""
         known_users = self.history.user_ids
         rows = np.clip(np.searchsorted(known_users, users), 0, max(len(known_users) - 1, 0))
         user_ok = known_users[rows] == users if len(known_users) else np.zeros(len(users), bool)
         items = self.svd.items_of(movies)
         item_ok = items >= 0
         item_ok[item_ok] = self.known_item[items[item_ok]]
-        possible = user_ok & item_ok
-        out = [svd_est]
-        for model in (self.knn, self.user_knn):
-            if model is not None:
-                est = svd_est.copy()
-                est[possible] = model.estimate(rows[possible], items[possible])
-                out.append(est)
-        return out, possible
+        return rows, items, user_ok & item_ok
 
     # -- per-user predictions -----------------------------------------------------------------
     def _neighbourhood_user(
@@ -280,23 +370,29 @@ class RatingModel(Scorer):
         ratings: Mapping[int, float] | None,
         targets: np.ndarray | None = None,
     ) -> tuple[list[np.ndarray], int] | None:
-        """The neighbourhood models' predictions of ``targets`` (item indices, default all) for
+        """The components' but SVD's predictions of ``targets`` (item indices, default all) for
         a user and/or extra ratings, and how many ratings they rest on; ``None`` for an unknown
         user without usable ratings."""
-        if self.knn is None:
+        if len(self.components) == 1:
             return None
         items, values, _ = self.history.merged(user_id, dict(ratings or {}))
-        used = int(self.knn.known_item[items].sum()) if len(items) else 0
+        used = int(self.known_item[items].sum()) if len(items) else 0
         if used == 0:
             return None
         if targets is not None and len(targets) > self.n_items // 4:
             # Many targets: every item without gathering copies of the neighbour lists.
             found = self._neighbourhood_user(user_id, ratings)
             return ([o[targets] for o in found[0]], used) if found is not None else None
-        out = [cast(np.ndarray, self.knn.predict_user(items, values, targets))]
+        own = self.history.user_row(user_id)
+        out = []
+        if self.knn is not None:
+            out.append(cast(np.ndarray, self.knn.predict_user(items, values, targets)))
         if self.user_knn is not None:
-            own = self.history.user_row(user_id)
             out.append(cast(np.ndarray, self.user_knn.predict_user(items, values, targets, own)))
+        if self.bmf is not None:
+            # A training user without extra ratings keeps the sampled vectors; else fold in.
+            row = own if not ratings else None
+            out.append(cast(np.ndarray, self.bmf.predict_user(items, values, targets, row)))
         return out, used
 
     def user_vector(
@@ -386,7 +482,9 @@ class RatingModel(Scorer):
                 "support": self.support,
                 "knn": self.knn.save(directory) if self.knn else None,
                 "user_knn": self.user_knn.save(directory) if self.user_knn else None,
+                "bmf": self.bmf.save(directory) if self.bmf else None,
                 "validation": self.validation,
+                "choices": self.choices,
                 "notes": self.notes,
                 "n_items": self.n_items,
                 "fit_seconds": self.fit_seconds,
@@ -406,6 +504,8 @@ class RatingModel(Scorer):
         obj.weights = np.asarray(meta["weights"], dtype=np.float64)
         obj.support = {k: [float(x) for x in v] for k, v in meta.get("support", {}).items()}
         obj.validation = {k: float(v) for k, v in meta.get("validation", {}).items()}
+        obj.choices = dict(meta.get("choices", {}))
+        obj.blend_choice = dict(obj.choices.get("blend", {}))
         obj.notes = list(meta.get("notes", []))
         obj.n_items = int(meta["n_items"])
         obj.fit_seconds = float(meta.get("fit_seconds", 0.0))
@@ -413,6 +513,8 @@ class RatingModel(Scorer):
             obj.knn = ItemKNNBaseline.load(directory, meta["knn"], params, svd.history)
         if meta.get("user_knn") is not None and obj.knn is not None:
             obj.user_knn = UserKNNBaseline.load(directory, meta["user_knn"], params, obj.knn)
+        if meta.get("bmf") is not None:
+            obj.bmf = BayesianMF.load(directory, meta["bmf"], params, svd.history)
         obj._count()
         return obj
 
@@ -451,6 +553,10 @@ def _with_ratings(catalog: Catalog, ratings: pd.DataFrame) -> Catalog:
     """The same movies and tags with only some ratings (a training part)."""
     return Catalog(catalog.name, catalog.movies, ratings.reset_index(drop=True), catalog.tags,
                    catalog.report)  # fmt: skip
+
+
+def _blend_label(support: bool, ridge: float) -> str:
+    return f"{'support-weighted' if support else 'linear'}, ridge {ridge:g}"
 
 
 def _rmse(est: np.ndarray, truth: np.ndarray) -> float:
