@@ -110,6 +110,11 @@ def _load_svd(folder: Path) -> Any:
     return RatingModel.load(folder)
 
 
+def _describe_svd(model: Any) -> dict[str, Any]:
+    """The rating stack's components, validation RMSEs and chosen blend form."""
+    return dict(model.choices)
+
+
 def _fit_collab(ctx: BuildContext) -> Any:
     make_ranker = _attr("core.signals.ranking:make_ranker")
 
@@ -287,6 +292,7 @@ COMPONENTS: tuple[Component, ...] = (
         _load_svd,
         build_share=0.12,  # 2: SVD + kNN stacked ensemble; 3: + Bayesian MF, choices
         settings=lambda s: (s.svd, s.rating),
+        describe=_describe_svd,
     ),
     Component(
         "collab",
