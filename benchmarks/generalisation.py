@@ -191,24 +191,37 @@ def held_out(frame: pd.DataFrame, test: np.ndarray) -> dict[int, set[int]]:
     return {int(u): set(g.tolist()) for u, g in rows.groupby("userId")["movieId"]}
 
 
-def ndcg(recs: dict[int, list[int]], truth: dict[int, set[int]], k: int = K) -> float:
-    """Mean binary nDCG@k over the users of ``truth`` (a missing list scores 0)."""
+def ndcg(recs: dict[int, list[int]], truth: dict[int, set[int]], k: int = K) -> np.ndarray:
+    """Binary nDCG@k of each user of ``truth`` (a missing list scores 0)."""
     discount = 1.0 / np.log2(np.arange(2, k + 2))
     scores = []
     for user, relevant in truth.items():
         picks = recs.get(user, [])[:k]
         dcg = sum(discount[i] for i, m in enumerate(picks) if m in relevant)
         scores.append(dcg / discount[: min(k, len(relevant))].sum())
-    return float(np.mean(scores))
+    return np.asarray(scores, dtype=np.float64)
 
 
-def hit_rate(recs: dict[int, list[int]], truth: dict[int, set[int]], k: int = K) -> float:
-    """Share of the users of ``truth`` with a held-out movie in their top k."""
-    return float(np.mean([bool(set(recs.get(u, [])[:k]) & rel) for u, rel in truth.items()]))
+def hit_rate(recs: dict[int, list[int]], truth: dict[int, set[int]], k: int = K) -> np.ndarray:
+    """1 for each user of ``truth`` with a held-out movie in their top k, else 0."""
+    hits = [bool(set(recs.get(u, [])[:k]) & rel) for u, rel in truth.items()]
+    return np.asarray(hits, dtype=np.float64)
+
+
+def user_scores(
+    protocol: str, recs: dict[int, list[int]], truth: dict[int, set[int]]
+) -> np.ndarray:
+    """The protocol's metric for each user of ``truth``, in ``truth``'s order."""
+    return ndcg(recs, truth) if protocol == "stratified" else hit_rate(recs, truth)
 
 
 def rank_metric(protocol: str, recs: dict[int, list[int]], truth: dict[int, set[int]]) -> float:
-    return ndcg(recs, truth) if protocol == "stratified" else hit_rate(recs, truth)
+    return float(user_scores(protocol, recs, truth).mean())
+
+
+def standard_error(values: np.ndarray) -> float:
+    """Standard error of a mean over users (splits of one seed; no variation between seeds)."""
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,9 +288,10 @@ def popular_recs(train: pd.DataFrame, users: Sequence[int], k: int = K) -> dict[
 
 def ease_baselines(
     protocol: str, train: pd.DataFrame, truth: dict[int, set[int]], seed: int
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], np.ndarray]:
     """EASE at the fixed lambda, at the lambda chosen on an inner validation split of ``train``
-    (same protocol), and the best lambda on the test split (oracle)."""
+    (same protocol), and the best lambda on the test split (oracle); with the per-user scores
+    of the fixed lambda."""
     inner_test = make_split(protocol, train, seed + 1)
     inner_train = train[~inner_test]
     inner_truth = held_out(train, inner_test)
@@ -290,12 +304,13 @@ def ease_baselines(
     }
     chosen = max(EASE_LAMBDAS, key=lambda lam: validation[lam])
     full = Interactions.of(train)
-    on_test = {
-        lam: rank_metric(protocol, full.top(ease_scores(full.matrix, lam), list(truth)), truth)
+    per_user = {
+        lam: user_scores(protocol, full.top(ease_scores(full.matrix, lam), list(truth)), truth)
         for lam in EASE_LAMBDAS
     }
+    on_test = {lam: float(scores.mean()) for lam, scores in per_user.items()}
     oracle = max(EASE_LAMBDAS, key=lambda lam: on_test[lam])
-    return {
+    summary = {
         "ease_fixed": on_test[EASE_FIXED],
         "ease_validated": on_test[chosen],
         "ease_validated_lambda": chosen,
@@ -304,6 +319,7 @@ def ease_baselines(
         "ease_oracle_lambda": oracle,
         "ease_test_scores": {str(k): v for k, v in on_test.items()},
     }
+    return summary, per_user[EASE_FIXED]
 
 
 def surprise_svd(
@@ -401,12 +417,17 @@ def evaluate_protocol(
     else:
         truth = held_out(frame, test)
         recs = cli.recommend(copy)
+        product = user_scores(protocol, recs, truth)
+        ease, ease_fixed = ease_baselines(protocol, train, truth, args.seed)
         result.update(
             users=len(truth),
             users_without_picks=sum(1 for u in truth if not recs.get(u)),
-            product=rank_metric(protocol, recs, truth),
+            product=float(product.mean()),
+            product_se=standard_error(product),
+            # Paired over the same users: is the gap to EASE larger than the split's noise?
+            minus_ease_fixed_se=standard_error(product - ease_fixed),
             popular=rank_metric(protocol, popular_recs(train, list(truth)), truth),
-            **ease_baselines(protocol, train, truth, args.seed),
+            **ease,
         )
     result["seconds"] = dict(cli.timings)
     if not args.keep:
@@ -439,7 +460,12 @@ def print_table(folder: str, results: dict[str, dict[str, Any]]) -> None:
                 f"{row['popular']:.4f}",
                 "",
             ]
-        line = [protocol, row["metric"], f"{row['product']:.4f}", *cells]
+        product = f"{row['product']:.4f}"
+        if "product_se" in row:
+            product += (
+                f" (se {row['product_se']:.4f}; vs EASE 250 se {row['minus_ease_fixed_se']:.4f})"
+            )
+        line = [protocol, row["metric"], product, *cells]
         line += [f"{gain:+.1%} ({best})", f"{row['seconds']['build']:.0f}"]
         print(" | ".join(line))
 
