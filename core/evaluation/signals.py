@@ -47,6 +47,7 @@ def fit_signals(
     from core.signals.popularity import PopularityPrior
     from core.signals.ranking import make_ranker
     from core.signals.rating import SVDRating
+    from core.signals.recent import RecentTaste
     from core.signals.semantic import SemanticScorer
 
     part = subset_catalog(catalog, train)
@@ -57,6 +58,7 @@ def fit_signals(
         "popularity": PopularityPrior(settings).fit(part),
         "svd": SVDRating(settings).fit(part),
     }
+    scorers["recent"] = RecentTaste().fit(part, scorers["collab"])  # type: ignore[arg-type]
     scorers["crew"] = CrewScorer().fit(part)
     scorers["metadata"] = MetadataScorer().fit(part, semantic=scorers["semantic"])
     return FittedSignals(part, scorers)

@@ -255,11 +255,20 @@ class _Run:
             from core.serving.spark import train_with_spark
 
             names = [c.name for c in COMPONENTS if c.spark]
-            settings = self._needed("tuning").apply(self.settings)  # the tuned recency
-            trained = train_with_spark(self._catalog(), settings, master=self.spark_master,
+            trained = train_with_spark(self._catalog(), self.settings, master=self.spark_master,
                                        progress=step, parts=self.todo & set(names))  # fmt: skip
             self.built.update(zip(("collab", "popularity"), trained, strict=True))
-        return self.built[entry.name]
+        fitted = self.built[entry.name]
+        from core.signals.ranking.base import CollabRanker
+        from core.tuning.problems import QUERY_FIELDS
+
+        if entry.name == "collab" and isinstance(fitted, CollabRanker):
+            # One Spark job may train the ranker before tuning ran (popularity comes first):
+            # the tuned recency and dislike weight are query-time settings, applied now.
+            chosen = self._needed("tuning").ranker
+            fitted = fitted.with_params(**{k: v for k, v in chosen.items() if k in QUERY_FIELDS})
+            self.built[entry.name] = fitted
+        return fitted
 
     def _context(self, step: Progress) -> BuildContext:
         return BuildContext(self._catalog(), self.settings, step, self._needed)

@@ -178,6 +178,8 @@ class Engine:
         # The metadata signal's text part is the semantic scorer (built from the same vectors):
         # share it rather than keep a second copy of the matrix in memory.
         scorers["metadata"].share_text(scorers["semantic"])
+        # Recent taste is a view of the collaborative model: share the engine's one.
+        scorers["recent"].use_ranker(scorers["collab"])
         return cls(catalog, scorers, loaded["search"], settings, manifest, folder,
                    tuning=loaded.get("tuning"))  # fmt: skip
 

@@ -162,6 +162,11 @@ def check(
         status.stale = {entry.name: str(err) for entry in COMPONENTS}
         return status
     status.manifest = manifest
+    if engine is None:  # judge by the engine the folder was built with (its dependants too)
+        used = {r.get("engine", "local") for r in manifest.components.values()
+                if isinstance(r, dict)} - {"local"}  # fmt: skip
+        if len(used) == 1:
+            keys = component_keys(data_fp, settings, used.pop())
     for entry in COMPONENTS:
         recorded = manifest.components.get(entry.name)
         built_by = (recorded or {}).get("engine", "local")

@@ -122,6 +122,22 @@ def _fit_collab(ctx: BuildContext) -> Any:
     return make_ranker(ctx.catalog, settings).fit(ctx.catalog)
 
 
+def _fit_recent(ctx: BuildContext) -> Any:
+    RecentTaste = _attr("core.signals.recent:RecentTaste")
+
+    return RecentTaste().fit(ctx.catalog, ctx.needed("collab"))
+
+
+def _load_recent(folder: Path) -> Any:
+    RecentTaste = _attr("core.signals.recent:RecentTaste")
+
+    return RecentTaste.load(folder)
+
+
+def _recent_settings(settings: Settings) -> tuple[Any, ...]:
+    return (_attr("core.signals.recent:RECENT_DECAY"),)
+
+
 def _fit_tuning(ctx: BuildContext) -> Any:
     import numpy as np
 
@@ -307,6 +323,20 @@ COMPONENTS: tuple[Component, ...] = (
         color="#D9480F",
         default_weight=0.5,
         settings=lambda s: (s.ranker,),
+    ),
+    Component(
+        "recent",
+        1,
+        _fit_recent,
+        _load_recent,
+        build_share=0.0,
+        label="Recent taste",
+        help="What people watched after the movies you rated last (the collaborative model "
+        "led by your latest ratings).",
+        color="#E8590C",
+        default_weight=0.0,
+        settings=_recent_settings,
+        needs=("collab",),
     ),
     Component(
         "genre_tag",

@@ -30,6 +30,7 @@ from core.evaluation.splits import stratified_split, temporal_leave_one_out
 from core.signals.base import Scorer
 from core.signals.genre_tag import GenreTagScorer
 from core.signals.ranking.ease import EASE_MIN_ITEM_RATINGS
+from core.signals.recent import RECENT_DECAY
 
 #: Ranked list length of both validation metrics.
 K = 10
@@ -38,6 +39,12 @@ K = 10
 QUERY_FIELDS = ("recency_decay", "recency_floor", "dislike_weight")
 
 Params = tuple[tuple[str, float], ...]
+
+#: Signals that are views of the collaborative ranker: query-time settings they override.
+COLLAB_VIEWS: dict[str, dict[str, float]] = {
+    "collab": {},
+    "recent": {"recency_decay": RECENT_DECAY, "recency_floor": 0.0},
+}
 
 
 def params_key(params: Mapping[str, float]) -> Params:
@@ -224,7 +231,8 @@ class Problem:
         for name, weight in weights.items():
             if weight <= 0:
                 continue
-            z = self.collab_z(params) if name == "collab" else self.content.get(name)
+            view = COLLAB_VIEWS.get(name)
+            z = self.collab_z({**params, **view}) if view is not None else self.content.get(name)
             if z is not None:
                 total += np.float32(weight) * z
         return self.scores(top_k(total, self.mask, self.k))

@@ -40,7 +40,7 @@ def test_changed_data_and_settings_are_detected(tmp_path, tiny_data_dir, tiny_se
     changed = settings.replace(prior_damping=settings.prior_damping + 1)
     stale = check(data, changed).stale
     # Tuning scores the popularity signal too, and the collaborative ranker uses its choice.
-    assert set(stale) == {"popularity", "tuning", "collab"}
+    assert set(stale) == {"popularity", "tuning", "collab", "recent"}
     assert "settings" in stale["popularity"] and "settings" in stale["tuning"]
     with (data / "ratings.csv").open("a") as handle:
         handle.write("999,1,4.0,1700000000\n")

@@ -101,7 +101,7 @@ def test_switching_engine_rebuilds_only_the_trained_components(spark_built, synt
     from core.serving.staleness import check
 
     stale = check(synth_dir, settings, engine="local").stale
-    assert set(stale) == {"collab", "popularity"}
+    assert set(stale) == {"collab", "popularity", "recent"}  # recent reads the trained ranker
     assert "spark engine" in stale["collab"]
     assert check(synth_dir, settings, engine="spark").up_to_date
 

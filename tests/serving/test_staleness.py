@@ -22,7 +22,7 @@ def test_a_folder_saved_by_older_code_says_so_and_is_rebuilt(
     # What the manifest held before the semantic component's format changed (version 1).
     fingerprint = data_fingerprint(resolve_data(tiny_data_dir), settings)
     old = component_keys(fingerprint, settings, versions={"semantic": 1})
-    readers = ("semantic", "search", "metadata", "twotower", "tuning", "collab")
+    readers = ("semantic", "search", "metadata", "twotower", "tuning", "collab", "recent")
     for name in readers:
         manifest["components"][name]["key"] = old[name]
     manifest_path.write_text(json.dumps(manifest))

@@ -17,7 +17,7 @@ from core.signals.registry import COMPONENTS, BuildContext, build_order, compone
 from tests.scorer_contract import ScorerContract
 
 #: Components that are not scorers: the catalogue, the search index and the tuned choices.
-NOT_SCORERS = ("catalog", "search", "tuning")
+NOT_SCORERS = ("catalog", "search", "tuning", "recent")  # recent: tests/signals/test_recent.py
 SCORERS = [c.name for c in COMPONENTS if c.name not in NOT_SCORERS]
 
 
@@ -53,7 +53,7 @@ def test_every_component_loads_what_it_saved(built, tmp_path: Path) -> None:
 
 
 def test_signals_are_the_entries_with_a_default_weight() -> None:
-    assert SIGNALS == ("collab", "genre_tag", "semantic", "popularity", "crew", "metadata")
+    assert SIGNALS == ("collab", "recent", "genre_tag", "semantic", "popularity", "crew", "metadata")
     assert Weights().as_dict() == {n: component(n).default_weight for n in SIGNALS}
     for name in SIGNALS:
         entry = component(name)
@@ -69,7 +69,7 @@ def test_names_are_unique_and_needs_exist() -> None:
 
 def test_rebuilding_a_component_rebuilds_what_reads_it() -> None:
     assert dependants({"semantic"}) == {
-        "semantic", "search", "metadata", "twotower", "tuning", "collab",
+        "semantic", "search", "metadata", "twotower", "tuning", "collab", "recent",
     }  # fmt: skip
     assert dependants({"crew"}) == {"crew"}
 
