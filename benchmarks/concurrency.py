@@ -9,8 +9,10 @@ viewing as a different user; once all are loaded they start together: each asks 
 question, then opens the For-you page through the sidebar (same session, so its user is kept).
 
 Times are from the action (Enter; the click) until the app's script is done
-(``data-test-script-state="notRunning"``) with the answer or the picks on screen. Prints p50 and
-p95 per action, each p95 over the one-session p50 (the ratio survives the noise of a shared
+(``data-test-script-state="notRunning"``) with the answer or the picks on screen; the
+``*_server`` rows are the server's share (first websocket frame out to the last frame in, in the
+browser's clock), without the page's rendering, which the browsers do on the same cores. Prints
+p50 and p95 per action, each p95 over the one-session p50 (the ratio survives the noise of a shared
 2-core machine better than absolute times), errors (exception boxes, timeouts), the server's
 peak RSS (``psutil``, the server and its children) and the load average at the start and end.
 Browsers and server share the cores: report the load average with every figure.
@@ -66,7 +68,32 @@ class Round:
 
     chat: list[float] = field(default_factory=list)
     for_you: list[float] = field(default_factory=list)
+    #: The server's share: from the browser's first websocket frame out after the action to
+    #: its last frame in (the script's end), in the browser's own clock. Excludes the page's
+    #: rendering, which the browsers do on the same cores.
+    chat_server: list[float] = field(default_factory=list)
+    for_you_server: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+class Frames:
+    """A tab's websocket frame times (Chrome DevTools Protocol timestamps, seconds)."""
+
+    def __init__(self) -> None:
+        self.sent: list[float] = []
+        self.received: list[float] = []
+
+    def clear(self) -> None:
+        self.sent.clear()
+        self.received.clear()
+
+    def server_seconds(self) -> float:
+        if not self.sent or not self.received:
+            return float("nan")
+        return max(self.received) - min(self.sent)
+
+
+FRAMES: dict[int, Frames] = {}
 
 
 # -- the server ----------------------------------------------------------------------------------
@@ -147,34 +174,43 @@ async def open_session(browser: object, url: str, user: int) -> object:
     """A new session (its own browser context) on the Ask page, viewing as ``user``."""
     context = await browser.new_context(viewport={"width": 1440, "height": 1000})  # type: ignore[attr-defined]
     page = await context.new_page()
+    frames = FRAMES.setdefault(id(page), Frames())
+    devtools = await context.new_cdp_session(page)
+    await devtools.send("Network.enable")
+    devtools.on("Network.webSocketFrameSent", lambda e: frames.sent.append(e["timestamp"]))
+    devtools.on("Network.webSocketFrameReceived", lambda e: frames.received.append(e["timestamp"]))
     await page.goto(f"{url}/?user={user}", timeout=TIMEOUT_MS)
     await page.wait_for_selector(CHAT_BOX, timeout=TIMEOUT_MS)
     await wait_idle(page)
     return page
 
 
-async def ask(page: object, prompt: str) -> float:
-    """Seconds from Enter until the answer is shown and the script is done."""
+async def ask(page: object, prompt: str) -> tuple[float, float]:
+    """Seconds from Enter until the answer is shown and the script is done, and the server's
+    share of them."""
     before = await page.locator(MESSAGE).count()  # type: ignore[attr-defined]
     box = page.locator(CHAT_BOX)  # type: ignore[attr-defined]
     await box.fill(prompt)
+    FRAMES[id(page)].clear()
     sent = time.perf_counter()
     await box.press("Enter")
     await page.locator(MESSAGE).nth(before + 1).wait_for(timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
     await wait_idle(page)
-    return time.perf_counter() - sent
+    return time.perf_counter() - sent, FRAMES[id(page)].server_seconds()
 
 
-async def open_for_you(page: object) -> float:
-    """Seconds from the sidebar click until the picks are shown and the script is done."""
+async def open_for_you(page: object) -> tuple[float, float]:
+    """Seconds from the sidebar click until the picks are shown and the script is done, and
+    the server's share of them."""
     nav = page.locator('[data-testid="stSidebarNav"] a', has_text="For you")  # type: ignore[attr-defined]
+    FRAMES[id(page)].clear()
     clicked = time.perf_counter()
     await nav.first.click()
     # The last element the page draws for a user from the data is their genre profile chart;
     # "Why these picks" comes with the picks.
     await page.get_by_text("Why these picks").wait_for(timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
     await wait_idle(page)
-    return time.perf_counter() - clicked
+    return time.perf_counter() - clicked, FRAMES[id(page)].server_seconds()
 
 
 async def exception_text(page: object) -> str | None:
@@ -202,10 +238,14 @@ async def one_round(
     async def work(number: int, page: object) -> None:
         prompt = PROMPTS[(first + number) % len(PROMPTS)]
         try:
-            result.chat.append(await ask(page, prompt))
+            total, server = await ask(page, prompt)
+            result.chat.append(total)
+            result.chat_server.append(server)
             if problem := await exception_text(page):
                 result.errors.append(f"chat: {problem}")
-            result.for_you.append(await open_for_you(page))
+            total, server = await open_for_you(page)
+            result.for_you.append(total)
+            result.for_you_server.append(server)
             if problem := await exception_text(page):
                 result.errors.append(f"for you: {problem}")
         except Exception as err:  # a timeout is an error of the run, not of the benchmark
@@ -219,6 +259,7 @@ async def one_round(
 
 # -- figures -------------------------------------------------------------------------------------
 def percentile(values: list[float], q: float) -> float:
+    values = [v for v in values if v == v]  # NaN: a tab whose frames were not seen
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -257,6 +298,8 @@ async def main_async(args: argparse.Namespace, url: str, server_pid: int) -> lis
                     first += n
                     merged.chat += result.chat
                     merged.for_you += result.for_you
+                    merged.chat_server += result.chat_server
+                    merged.for_you_server += result.for_you_server
                     merged.errors += result.errors
                 wall = time.perf_counter() - started
             row: dict = {
@@ -269,7 +312,12 @@ async def main_async(args: argparse.Namespace, url: str, server_pid: int) -> lis
                 "load_before": load_before,
                 "load_after": load_text(),
             }
-            for action, values in (("chat", merged.chat), ("for_you", merged.for_you)):
+            for action, values in (
+                ("chat", merged.chat),
+                ("for_you", merged.for_you),
+                ("chat_server", merged.chat_server),
+                ("for_you_server", merged.for_you_server),
+            ):
                 p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
                 if n == 1 and action not in baseline:
                     baseline[action] = p50
@@ -288,7 +336,7 @@ async def main_async(args: argparse.Namespace, url: str, server_pid: int) -> lis
 
 def print_row(row: dict) -> None:
     parts = [f"{row['sessions']:>2} sessions ({row['rounds']} round(s), {row['wall_s']} s):"]
-    for action in ("chat", "for_you"):
+    for action in ("chat", "for_you", "chat_server", "for_you_server"):
         r = row[action]
         ratio = f", p95/1-session p50 {r['p95_over_1']}x" if r["p95_over_1"] is not None else ""
         parts.append(f"{action} p50 {r['p50_s']:.2f} s p95 {r['p95_s']:.2f} s{ratio} (n={r['n']})")
