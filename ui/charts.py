@@ -55,7 +55,7 @@ def contributions_chart(items: pd.DataFrame, height: int | None = None) -> go.Fi
             }
         )
     # Built from plain dicts in one validation pass: add_bar/update_layout validate each
-    # property again (about 4x the time; profiled in docs/experiments/serving.md).
+    # property again (6x the time; measured in docs/experiments/serving.md).
     return go.Figure(
         {
             "data": traces,
