@@ -16,6 +16,7 @@ session's request is still computing.)
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,10 +26,21 @@ from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
 
-_CONTROLLER = ThreadpoolController()
 _LOCK = threading.Lock()
 _active = 0
 _limiter: Any = None
+_controller: ThreadpoolController | None = None
+_modules_seen = -1
+
+
+def _blas() -> ThreadpoolController:
+    """The loaded thread pools, looked up again after new modules were imported (torch, scipy
+    and others bring their own BLAS; a controller made earlier would not limit those)."""
+    global _controller, _modules_seen
+    if _controller is None or len(sys.modules) != _modules_seen:
+        _controller = ThreadpoolController()  # about 1 ms: not on every request
+        _modules_seen = len(sys.modules)
+    return _controller
 
 
 @contextmanager
@@ -37,7 +49,7 @@ def request_threads() -> Iterator[None]:
     global _active, _limiter
     with _LOCK:
         if _active == 0:
-            _limiter = _CONTROLLER.limit(limits=1, user_api="blas")
+            _limiter = _blas().limit(limits=1, user_api="blas")
         _active += 1
     try:
         yield
