@@ -22,6 +22,7 @@ from core.chat.rank import ChatRanker, RankWeights, combine
 from core.chat.state import ChatState
 from core.chat.turn import Turn, understand
 from core.serving.blend import Blend, results_frame, top_items
+from core.serving.threads import one_blas_thread
 
 #: Weights chosen by ``core.evaluation.chat.tune`` on all 564 ReDial dev requests (coordinate ascent
 #: from ``RankWeights()``). That procedure measured held out (5-fold CV over requests, weights
@@ -59,6 +60,7 @@ class Chat:
         self.ranker = ChatRanker(engine)
         self.weights = weights or DEFAULT_WEIGHTS
 
+    @one_blas_thread  # its ranker's products are per-request sized, as the engine's are
     def respond(
         self,
         text: str,

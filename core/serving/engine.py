@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController
 
 from core.config import BUILTIN_DATA, Settings
 from core.data.catalog import Catalog
@@ -38,6 +37,7 @@ from core.serving.blend import (
 from core.serving.build import build
 from core.serving.results import Recommendations, SearchAnswer
 from core.serving.staleness import Staleness, check
+from core.serving.threads import one_blas_thread
 from core.signals.base import Query, Scorer
 from core.signals.registry import COMPONENTS
 
@@ -49,24 +49,6 @@ if TYPE_CHECKING:  # heavy modules (torch, surprise) load when first used, not o
     from core.signals.semantic import SemanticScorer
     from core.signals.twotower import TwoTowerRetrieval
     from core.tuning import Tuning
-
-T = TypeVar("T")
-
-#: Limits BLAS to one thread during a request. Per-request products are small (one user
-#: against 10k movies); with two OpenBLAS threads on a 2-core machine that also runs the
-#: Streamlit server, thread wake-ups cost more than the work: 8 ms against 1.2 ms measured
-#: for one semantic score. Builds keep every core.
-_BLAS = ThreadpoolController()
-
-
-def _one_blas_thread(method: Callable[..., T]) -> Callable[..., T]:
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        with _BLAS.limit(limits=1, user_api="blas"):
-            return method(*args, **kwargs)
-
-    return wrapper
-
 
 #: Collaborative recency of ``recommend(model="recent")``: the decay and floor the evaluation
 #: chose on the validation items of the temporal leave-one-out protocol (see
@@ -240,6 +222,7 @@ class Engine:
             raise UnknownTitle(text, suggestions)
         return best
 
+    @one_blas_thread
     def signal_scores(
         self,
         query: Query,
@@ -326,7 +309,7 @@ class Engine:
         return results_frame(self.catalog, np.empty(0, np.int64), empty, [])
 
     # operations -----------------------------------------------------------------------------
-    @_one_blas_thread
+    @one_blas_thread
     def recommend(
         self,
         user_id: int | None = None,
@@ -387,7 +370,7 @@ class Engine:
         )
         return Recommendations(frame, notes, blend.used)
 
-    @_one_blas_thread
+    @one_blas_thread
     def similar(
         self,
         title: str | int,
@@ -411,7 +394,7 @@ class Engine:
         result.anchor = anchor
         return result
 
-    @_one_blas_thread
+    @one_blas_thread
     def similar_by_signal(
         self, movie_id: int, *, top: int = 10, filters: Filters | None = None
     ) -> dict[str, pd.DataFrame]:
@@ -430,7 +413,7 @@ class Engine:
             )
         return out
 
-    @_one_blas_thread
+    @one_blas_thread
     def search(
         self,
         text: str,
@@ -512,7 +495,7 @@ class Engine:
         excluded = tuple(base.exclude_ids) + tuple(int(m) for m in outside.tolist())
         return replace(base, exclude_ids=excluded), [found.names[c] for c in chosen.tolist()]
 
-    @_one_blas_thread
+    @one_blas_thread
     def predict(
         self, user_id: int | None, movie_ids: list[int], ratings: Mapping[int, float] | None = None
     ) -> pd.DataFrame:

@@ -169,3 +169,21 @@ def test_vague_follow_up_uses_what_is_known(tiny_engine, tiny_chat):
     answer = chat.say("recommend something", top=5)
     assert answer.reply.startswith("Going by like: Notting Hill (1999)")
     assert 9 not in ids(answer)
+
+
+def test_respond_ranks_with_one_blas_thread(tiny_chat, monkeypatch):
+    # The ranker's products are per-request sized: with OpenBLAS's pool they queued behind
+    # other sessions' requests (core.serving.threads).
+    from core.serving import threads
+
+    seen: list[int] = []
+    signals = tiny_chat.ranker.signals
+
+    def recording(*args, **kwargs):
+        seen.append(threads.active_requests())
+        return signals(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_chat.ranker, "signals", recording)
+    tiny_chat.respond("a space adventure")
+    assert seen and all(n >= 1 for n in seen)
+    assert threads.active_requests() == 0
