@@ -66,7 +66,8 @@ def test_extra_signals_are_tried_on_top_of_the_grid() -> None:
     rng = np.random.default_rng(4)
     users = np.arange(30)
     truth = {int(u): {int(u) % 20} for u in users}
-    signals = {name: rng.random((30, 20)).astype(np.float32) for name in SIGNALS}
+    tuned = [*weight_grid()[0], *EXTRA_WEIGHTS]  # the signals this grid tunes
+    signals = {name: rng.random((30, 20)).astype(np.float32) for name in tuned}
     signals["crew"][users, users % 20] += 0.5  # only the crew signal knows something
     mask = np.ones((30, 20), dtype=bool)
     weights, _ = tune_weights(signals, mask, truth, users, "HitRate@10")
