@@ -33,7 +33,17 @@ class RecentTaste(Scorer):
 
     def __init__(self, decay: float = RECENT_DECAY) -> None:
         self.decay = float(decay)
-        self.ranker: CollabRanker | None = None
+        self._ranker: CollabRanker | None = None
+        self._beside: Path | None = None  # a saved collaborative model, read on first use
+
+    @property
+    def ranker(self) -> CollabRanker | None:
+        """The recency-led view of the collaborative model (``None`` before one is given)."""
+        if self._ranker is None and self._beside is not None:
+            # Loaded on first use: an engine hands over its own model first (use_ranker), so
+            # the model is not read twice when the app starts.
+            self.use_ranker(CollabRanker.load(self._beside))
+        return self._ranker
 
     def fit(self, catalog: Catalog, ranker: CollabRanker | None = None) -> RecentTaste:
         """Use the fitted collaborative ``ranker`` (nothing else is learned)."""
@@ -44,8 +54,9 @@ class RecentTaste(Scorer):
 
     def use_ranker(self, ranker: CollabRanker) -> None:
         """Score with ``ranker`` (the engine's own collaborative model, shared)."""
-        self.ranker = ranker.with_params(recency_decay=self.decay, recency_floor=0.0,
-                                         recency_liked_only=False)  # fmt: skip
+        self._ranker = ranker.with_params(recency_decay=self.decay, recency_floor=0.0,
+                                          recency_liked_only=False)  # fmt: skip
+        self._beside = None
         self.n_items = ranker.n_items
 
     def _ratings_only(self, query: Query) -> Query | None:
@@ -84,12 +95,13 @@ class RecentTaste(Scorer):
 
     @classmethod
     def load(cls, directory: Path) -> RecentTaste:
-        """Read the decay and attach the collaborative ranker saved beside ``directory``."""
+        """Read the decay; the collaborative ranker saved beside ``directory`` is read when first
+        needed (unless :meth:`use_ranker` gives one first)."""
         meta = read_meta(directory / "recent.json", "recent")
         obj = cls(float(meta["decay"]))
         obj.n_items = int(meta["n_items"])
         sibling = directory.parent / COLLAB_FOLDER
         if not sibling.is_dir():
             raise ArtifactError(f"recent taste needs the collaborative model in {sibling}")
-        obj.use_ranker(CollabRanker.load(sibling))
+        obj._beside = sibling
         return obj
