@@ -162,7 +162,9 @@ def _tuning_mode_changed(status: Staleness, settings: Settings) -> bool:
     (``build --no-tune`` after a tuned build, or the reverse); ``None`` accepts either."""
     if settings.tune is None or "tuning" not in status.fresh or status.manifest is None:
         return False
-    chosen = status.manifest.components.get("tuning", {}).get("chosen", {})
+    chosen = status.manifest.components.get("tuning", {}).get("chosen")
+    if not isinstance(chosen, dict):
+        return True  # no readable record of what was chosen: tune again as asked
     return bool(chosen.get("tuned", True)) != settings.tune
 
 

@@ -111,8 +111,18 @@ def _load_svd(folder: Path) -> Any:
 
 
 def _describe_svd(model: Any) -> dict[str, Any]:
-    """The rating stack's components, validation RMSEs and chosen blend form."""
-    return dict(model.choices)
+    """The rating stack's components, chosen blend form and its validation RMSE (every
+    candidate's score and the samplers' scales stay in rating.json)."""
+    choices = model.choices
+    blend = choices.get("blend", {})
+    rmse = choices.get("validation RMSE", {})
+    record = {
+        "components": choices.get("components", []),
+        "blend": blend.get("chosen") if isinstance(blend, dict) else blend,
+        "validation RMSE": rmse.get("blend") if isinstance(rmse, dict) else None,
+        "notes": choices.get("notes", []),
+    }
+    return {k: v for k, v in record.items() if v not in (None, [])}
 
 
 def _fit_collab(ctx: BuildContext) -> Any:

@@ -85,9 +85,17 @@ class Tuning:
             raise ArtifactError("tuning.json is not an object")
         known = {f.name for f in dataclasses.fields(cls)}
         try:
-            return cls(**{k: v for k, v in data.items() if k in known})
+            tuning = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as err:
             raise ArtifactError(f"tuning.json is malformed: {err}") from err
+        # What apply() hands to the ranker's settings: only fields tuning may set, as numbers.
+        ranker = tuning.ranker if isinstance(tuning.ranker, dict) else None
+        if ranker is None or any(k not in RANKER_FIELDS or not isinstance(v, int | float)
+                                 for k, v in ranker.items()):  # fmt: skip
+            raise ArtifactError(f"tuning.json chooses unknown ranker settings: {tuning.ranker!r}")
+        if not isinstance(tuning.weights, dict):
+            raise ArtifactError("tuning.json weights are not a mapping")
+        return tuning
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

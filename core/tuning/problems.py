@@ -131,6 +131,7 @@ class Problem:
     content: dict[str, np.ndarray] = field(default_factory=dict)  # z-scored matrices
     _collab_z: dict[Params, np.ndarray] = field(default_factory=dict)
     _raw_parts: dict[float, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _mask_pair: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def make(
@@ -152,6 +153,7 @@ class Problem:
         self.collab = ranker
         self._collab_z.clear()
         self._raw_parts.clear()
+        self._mask_pair = None
 
     def set_content(self, scorers: Mapping[str, Scorer], genre_weight: float) -> None:
         """Score and z-normalise every content signal for :attr:`users` once."""
@@ -195,9 +197,9 @@ class Problem:
             recent = recent_liked + np.float32(p["dislike_weight"]) * recent_disliked
             raw = np.float32(floor) * raw + np.float32(1 - floor) * recent
         # Movies the product's ranker scores but the validation one left out (fit_limited).
-        known = np.diff(self.part.user_items.tocsc().indptr) >= EASE_MIN_ITEM_RATINGS
-        raw[:, known & ~ranker.known_item] = 0.0
-        raw[~self._has_profile(ranker)] = np.nan
+        left_out, silent = self._masks(ranker)
+        raw[:, left_out] = 0.0
+        raw[silent] = np.nan
         return raw
 
     def _parts(self, ranker: Any, decay: float) -> tuple[np.ndarray, np.ndarray]:
@@ -217,8 +219,14 @@ class Problem:
             raise ValueError("every validation user must have training ratings")
         return rows
 
-    def _has_profile(self, ranker: Any) -> np.ndarray:
-        return np.diff(ranker.history_weights(self._rows(ranker)).indptr) > 0
+    def _masks(self, ranker: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Movies left out of the validation ranker that the product's would score, and users
+        without a usable rating; computed once per ranker (cleared by :meth:`set_collab`)."""
+        if self._mask_pair is None:
+            known = np.diff(self.part.user_items.tocsc().indptr) >= EASE_MIN_ITEM_RATINGS
+            silent = np.diff(ranker.history_weights(self._rows(ranker)).indptr) == 0
+            self._mask_pair = (known & ~ranker.known_item, silent)
+        return self._mask_pair
 
     def value(self, params: Mapping[str, float], weights: Mapping[str, float]) -> float:
         """Mean validation metric of the blend with ``weights`` and ranker ``params``."""

@@ -164,6 +164,7 @@ class Judge:
         self.base = self._values(self.params, self.weights)
         self.means = [float(b.mean()) for b in self.base]
         self.current = self.base
+        self.last = self.base  # the values of the latest candidate considered
         self.best = self.objective(self.current)
 
     def relative(self, values: list[np.ndarray]) -> list[float]:
@@ -192,6 +193,7 @@ class Judge:
     def consider(self, params: Mapping[str, float], weights: Mapping[str, float]) -> float:
         """Score a candidate; adopt it when it is better beyond noise. Returns its objective."""
         values = self._values(params, weights)
+        self.last = values
         value = self.objective(values)
         if value > self.best * (1 + MIN_GAIN) and self._beyond_noise(values):
             self.params, self.weights = dict(params), dict(weights)
@@ -271,7 +273,7 @@ def _tune_lambda(
             before = judge.best
             judge.consider({}, {"collab": 1.0})
             trials.append({"setting": {"ease_lambda": lam},
-                           "value": round(float(taste.value({}, {"collab": 1.0})), 4)})  # fmt: skip
+                           "value": round(float(judge.last[0].mean()), 4)})  # fmt: skip
             if judge.best == before:
                 break
             best_lam, best_ranker = lam, ranker

@@ -181,3 +181,15 @@ def test_search_understood_line_and_error_are_clean(capsys, cli_env) -> None:
     code = main(["similar", "--title", f"zzqx{OSC}", *cli_env])
     out, err = capsys.readouterr()
     assert code == 2 and "error:" in err and "\x1b" not in out + err and "\x07" not in err
+
+
+def test_status_prints_what_the_build_chose(capsys, cli_env):
+    code, out, _ = run(capsys, "status", *cli_env)
+    assert code == 0
+    assert "chosen on this data set's validation ratings:" in out
+    assert "tuning: blend weights:" in out or "tuning: not tuned" in out
+    (svd,) = [line for line in out.splitlines() if line.strip().startswith("svd: ")]
+    assert "components ['svd', 'knn', 'user_knn', 'bmf']" in svd and "validation RMSE" in svd
+    code, out, _ = run(capsys, "status", "--json", *cli_env)
+    chosen = json.loads(out)["chosen"]
+    assert {"tuning", "svd"} <= set(chosen) and "tuned" in chosen["tuning"]

@@ -3,6 +3,7 @@ recorded and shown, ``--no-tune`` keeps the defaults, and the engine serves the 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -131,3 +132,19 @@ def test_build_records_serves_and_keeps_the_mode(
     lines = chosen_lines(check(data, settings).manifest)
     assert any(line.startswith("tuning: blend weights:") for line in lines)
     assert build(data, settings.replace(tune=True)).built == {}  # unchanged: the choice is reused
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"tuned": True, "ranker": {"kind": "als"}, "weights": {}},  # not a field tuning sets
+        {"tuned": True, "ranker": {"ease_lambda": "250"}, "weights": {}},  # not a number
+        {"tuned": True, "ranker": [], "weights": {}},
+        {"tuned": True, "ranker": {}, "weights": []},
+    ],
+)
+def test_a_tampered_tuning_record_is_refused(tmp_path: Path, record: dict) -> None:
+    # A record that apply() would hand to the ranker's settings must hold only tuned numbers.
+    (tmp_path / "tuning.json").write_text(json.dumps(record))
+    with pytest.raises(ArtifactError):
+        Tuning.load(tmp_path)
