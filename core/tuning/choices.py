@@ -51,7 +51,7 @@ class Tuning:
     def summary(self) -> list[str]:
         """Short lines for ``status`` and the Data page."""
         if not self.tuned:
-            return ["not tuned: the built-in defaults (build --no-tune)", *self.notes]
+            return ["not tuned: the built-in defaults", *self.notes]  # the notes say why
         lines = []
         if self.ranker:
             lines.append(
