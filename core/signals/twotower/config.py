@@ -47,7 +47,7 @@ class TwoTowerConfig:
     text_profile: bool = True
     cold_dropout: float = 0.15
     id_dropout: float = 0.2
-    epochs: int = 12
+    epochs: int = 8
     batch_size: int = 1024
     lr: float = 2e-3
     weight_decay: float = 1e-6
