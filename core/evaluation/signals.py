@@ -42,6 +42,7 @@ def fit_signals(
 ) -> FittedSignals:
     """Every blend signal (and the SVD rating) fitted on ``train`` only."""
     from core.signals.crew import CrewScorer
+    from core.signals.factors import TasteFactors
     from core.signals.genre_tag import GenreTagScorer
     from core.signals.metadata import MetadataScorer
     from core.signals.popularity import PopularityPrior
@@ -53,6 +54,7 @@ def fit_signals(
     part = subset_catalog(catalog, train)
     scorers: dict[str, Scorer] = {
         "collab": make_ranker(part, settings).fit(part),
+        "factors": TasteFactors(settings).fit(part),
         "genre_tag": GenreTagScorer(settings).fit(part),
         "semantic": SemanticScorer(settings).fit_embeddings(part, embeddings),
         "popularity": PopularityPrior(settings).fit(part),

@@ -220,6 +220,24 @@ def _load_semantic(folder: Path) -> Any:
     return SemanticScorer.load(folder)
 
 
+def _fit_factors(ctx: BuildContext) -> Any:
+    TasteFactors = _attr("core.signals.factors:TasteFactors")
+
+    return TasteFactors(ctx.settings).fit(ctx.catalog)
+
+
+def _load_factors(folder: Path) -> Any:
+    TasteFactors = _attr("core.signals.factors:TasteFactors")
+
+    return TasteFactors.load(folder)
+
+
+def _factors_settings(settings: Settings) -> tuple[Any, ...]:
+    module = importlib.import_module("core.signals.factors")
+    return (module.FACTORS, module.REGULARIZATION, module.ALPHA, module.ITERATIONS,
+            settings.ranker.random_state)  # fmt: skip
+
+
 def _fit_popularity(ctx: BuildContext) -> Any:
     PopularityPrior = _attr("core.signals.popularity:PopularityPrior")
 
@@ -349,6 +367,20 @@ COMPONENTS: tuple[Component, ...] = (
         needs=("collab",),
     ),
     Component(
+        "factors",
+        1,
+        _fit_factors,
+        _load_factors,
+        build_share=0.01,
+        label="Taste factors",
+        help="The broad strokes of your taste: a few latent factors learned from everyone's "
+        "ratings (ALS), beside the collaborative signal's movie-to-movie links.",
+        color="#5C940D",
+        default_weight=0.0,  # the build's tuning sets it where validation says it helps
+        settings=_factors_settings,
+        libraries=("implicit",),
+    ),
+    Component(
         "genre_tag",
         3,  # 3: saved as arrays + JSON (no pickle)
         _fit_genre_tag,
@@ -412,7 +444,7 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component(
         "tuning",
-        1,
+        2,  # 2: taste factors tried first
         _fit_tuning,
         _load_tuning,
         build_share=0.12,

@@ -99,8 +99,9 @@ def fit_limited(part: Catalog, settings: Settings) -> Scorer:
 
 
 def fit_content(part: Catalog, settings: Settings, embeddings: np.ndarray) -> dict[str, Scorer]:
-    """Every blend signal but the collaborative one, fitted on ``part``."""
+    """Every blend signal but the collaborative one and its views, fitted on ``part``."""
     from core.signals.crew import CrewScorer
+    from core.signals.factors import TasteFactors
     from core.signals.genre_tag import GenreTagScorer
     from core.signals.metadata import MetadataScorer
     from core.signals.popularity import PopularityPrior
@@ -108,6 +109,7 @@ def fit_content(part: Catalog, settings: Settings, embeddings: np.ndarray) -> di
 
     semantic = SemanticScorer(settings).fit_embeddings(part, embeddings)
     return {
+        "factors": TasteFactors(settings).fit(part),
         "genre_tag": GenreTagScorer(settings).fit(part),
         "semantic": semantic,
         "popularity": PopularityPrior(settings).fit(part),

@@ -1,11 +1,13 @@
 """Build-time tuning: coarse-to-fine searches on the two validation problems.
 
 Stages, each keeping the previous stage's choice: (1) EASE's regularisation, a line search in
-steps of x2.5 from the default while it helps overall taste; (2) the ranker's recency and
-dislike handling and (3) the blend weights, by coordinate ascent, both on the mean of the two
-problems' metrics relative to the defaults', so one default serves overall taste and what to
-watch next. A change must beat the current choice by :data:`MIN_GAIN` (validation figures of
-a few hundred users are noisy; ties keep the default). A time budget cuts stages short.
+steps of x2.5 from the default while it helps overall taste; then, for overall taste with what
+comes next no worse than the defaults, (2) the weight of the taste factors, kept only for a
+clear gain, (3) the content weights by coordinate ascent and (4) the ranker's recency and
+dislike handling; then, for both problems equally with overall taste held, (5) the weight of
+recent taste and the recency grid again. A change must beat the current choice by
+:data:`MIN_GAIN` and by more than its per-user noise (validation figures of a few hundred
+users are noisy; ties keep the default). A time budget cuts stages short.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,11 +61,20 @@ LAMBDA_NOISE_SE = 2.0
 MIN_USERS = 20
 #: What a shortfall below a floor costs in :func:`balanced` (in effect a constraint).
 SHORTFALL_COST = 100.0
-#: How much overall taste (relative) the what-comes-next stage may give back: validation
-#: understates that cost (held out, recent taste cost ml-100k 1.7 times what validation said).
-TASTE_SLACK = 0.005
-#: The blend signals tuned for overall taste first (recent taste comes after).
+#: How much overall taste (relative) the what-comes-next stage may give back. None: validation
+#: understates that cost (held out, recent taste cost ml-100k 1.7 times what validation said,
+#: and with taste factors in the blend ml-latest-small lost 1% for a validation cost under
+#: 0.25%; docs/experiments/serving.md, "Taste factors").
+TASTE_SLACK = 0.0
+#: The blend signals tuned for overall taste after taste factors, in this order (recent taste
+#: comes last).
 CONTENT_FIRST = ("genre_tag", "semantic", "popularity", "crew", "metadata")
+#: Taste factors are tried first, and kept only for a clear gain over the defaults: where they
+#: help (ml-100k) validation gained 4%; on ml-latest-small it gained about 1%, and the content
+#: weights then chosen around them cost 2.5% held out (docs/experiments/serving.md, "Taste
+#: factors").
+FACTORS_MIN_GAIN = 0.02
+FACTORS_NOISE_SE = 2.0
 #: Validation models train on at most this many ratings (a seeded sample of users beyond).
 MAX_RATINGS = 2_000_000
 
@@ -103,11 +115,13 @@ def tune(
         # First overall taste, what comes next no worse than the defaults: the content
         # weights and the profile's recency.
         judge = Judge(problems, defaults, weights, pool, aims=(1.0, 0.0))
+        progress("taste factors", 0.55)
+        _tune_factors(judge, out, deadline)
         progress("blend weights", 0.6)
         _tune_weights(judge, out, deadline, signals=CONTENT_FIRST)
         progress("recency and dislikes", 0.7)
         _tune_params(judge, out, deadline)
-        # Then what comes next, overall taste kept within TASTE_SLACK of what it reached.
+        # Then what comes next, overall taste kept at what it reached (TASTE_SLACK).
         taste = judge.relative(judge.current)[0]
         judge.retarget(aims=(0.5, 0.5), floors=(taste * (1 - TASTE_SLACK), 1.0))
         progress("recent taste", 0.8)
@@ -200,16 +214,37 @@ class Judge:
             self.current, self.best = values, value
         return value
 
-    def _beyond_noise(self, values: list[np.ndarray]) -> bool:
+    def snapshot(self) -> tuple[Any, ...]:
+        """The current choice, for :meth:`restore`."""
+        return dict(self.params), dict(self.weights), self.current, self.best
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        """Go back to a :meth:`snapshot`."""
+        params, weights, self.current, self.best = state
+        self.params, self.weights = dict(params), dict(weights)
+
+    def clearly_better(self, state: tuple[Any, ...], min_gain: float, noise_se: float) -> bool:
+        """Whether the current choice beats a :meth:`snapshot` by ``min_gain`` (relative)
+        and by more than ``noise_se`` standard errors of the paired per-user differences."""
+        return self.best > state[3] * (1 + min_gain) and self._beyond_noise(
+            self.current, state[2], noise_se
+        )
+
+    def _beyond_noise(
+        self, values: list[np.ndarray], against: list[np.ndarray] | None = None,
+        noise_se: float | None = None,
+    ) -> bool:  # fmt: skip
         gain, variance = 0.0, 0.0
         aims = self.aims or tuple(1.0 for _ in values)
-        for new, old, mean, aim in zip(values, self.current, self.means, aims, strict=True):
+        against = self.current if against is None else against
+        for new, old, mean, aim in zip(values, against, self.means, aims, strict=True):
             if mean <= 0 or len(new) < 2 or aim <= 0:
                 continue
             diff = aim * (new - old) / mean
             gain += float(diff.mean())
             variance += float(diff.var(ddof=1)) / len(diff)
-        return gain > self.noise_se * np.sqrt(variance)
+        noise_se = self.noise_se if noise_se is None else noise_se
+        return gain > noise_se * np.sqrt(variance)
 
 
 def _untuned(note: str) -> Tuning:
@@ -288,6 +323,22 @@ def _tune_lambda(
     return chosen
 
 
+def _tune_factors(judge: Judge, out: Tuning, deadline: float) -> None:
+    """The taste factors' weight, kept only when the blend with them is clearly better
+    (:data:`FACTORS_MIN_GAIN`, :data:`FACTORS_NOISE_SE`) than without."""
+    if "factors" not in judge.weights:
+        return
+    before = judge.snapshot()
+    _tune_weights(judge, out, deadline, rounds=1, signals=("factors",), stage="taste factors")
+    if judge.weights["factors"] != before[1]["factors"] and not judge.clearly_better(
+        before, FACTORS_MIN_GAIN, FACTORS_NOISE_SE
+    ):
+        judge.restore(before)
+        out.notes.append(
+            f"taste factors left out: validation gained less than {FACTORS_MIN_GAIN:.0%}"
+        )
+
+
 def _tune_params(
     judge: Judge, out: Tuning, deadline: float, stage: str = "recency and dislikes"
 ) -> None:
@@ -313,7 +364,8 @@ def _tune_weights(
     collab = judge.weights.get("collab", 0.0) or 1.0
     trials: list[dict[str, object]] = []
     out.trials[stage] = trials
-    names = [n for n in judge.weights if n != "collab" and (signals is None or n in signals)]
+    order = signals if signals is not None else tuple(judge.weights)
+    names = [n for n in order if n != "collab" and n in judge.weights]
     for _ in range(rounds):
         before = judge.best
         for name in names:

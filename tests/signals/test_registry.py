@@ -54,7 +54,7 @@ def test_every_component_loads_what_it_saved(built, tmp_path: Path) -> None:
 
 def test_signals_are_the_entries_with_a_default_weight() -> None:
     assert SIGNALS == (
-        "collab", "recent", "genre_tag", "semantic", "popularity", "crew", "metadata",
+        "collab", "recent", "factors", "genre_tag", "semantic", "popularity", "crew", "metadata",
     )  # fmt: skip
     assert Weights().as_dict() == {n: component(n).default_weight for n in SIGNALS}
     for name in SIGNALS:

@@ -19,7 +19,14 @@ from core.serving.engine import Engine
 from core.serving.staleness import check
 from core.tuning import Tuning, tune
 from core.tuning.problems import Problem
-from core.tuning.search import TASTE_SLACK, balanced, default_weights
+from core.tuning.search import (
+    FACTORS_MIN_GAIN,
+    TASTE_SLACK,
+    Judge,
+    _tune_factors,
+    balanced,
+    default_weights,
+)
 from tests.fixtures import make_ratings, make_tiny_catalog
 
 
@@ -148,3 +155,32 @@ def test_a_tampered_tuning_record_is_refused(tmp_path: Path, record: dict) -> No
     (tmp_path / "tuning.json").write_text(json.dumps(record))
     with pytest.raises(ArtifactError):
         Tuning.load(tmp_path)
+
+
+class _Linear:
+    """A stand-in validation problem: every user's metric is ``1 + gain * weight(factors)``
+    plus fixed per-user noise, so the gain of the taste factors is set by the test."""
+
+    def __init__(self, gain: float, users: int = 400) -> None:
+        self.gain = gain
+        self.noise = np.random.default_rng(1).normal(0, 0.01, users)
+
+    def user_values(self, params, weights) -> np.ndarray:
+        total = sum(weights.values()) or 1.0
+        return 1.0 + self.gain * weights.get("factors", 0.0) / total + self.noise
+
+
+@pytest.mark.parametrize(("gain", "kept"), [(0.2, True), (0.02, False)])
+def test_taste_factors_are_kept_only_for_a_clear_gain(gain: float, kept: bool) -> None:
+    # A blend weight of w among weights summing to ~1.5 moves the metric by gain * w / 1.5:
+    # 0.2 reaches several percent (kept), 0.02 stays under FACTORS_MIN_GAIN (left out).
+    judge = Judge([_Linear(gain)], {}, default_weights(), aims=(1.0,))  # type: ignore[list-item]
+    out = Tuning(tuned=True)
+    _tune_factors(judge, out, deadline=float("inf"))
+    assert (judge.weights["factors"] > 0) is kept
+    assert out.trials["taste factors"]
+    assert any("taste factors left out" in n for n in out.notes) is (not kept)
+    if not kept:  # everything back as it was, not just the one weight
+        assert judge.weights == default_weights() and judge.best == pytest.approx(1.0)
+    else:
+        assert judge.best > 1.0 + FACTORS_MIN_GAIN
