@@ -33,9 +33,10 @@ ITERATIONS = 20
 
 
 def factor_settings(settings: Settings | None = None) -> Settings:
-    """``settings`` with the ranker fields of this signal's ALS model. Every rating counts
-    fully and alike (no recency, disliked movies too), as in fitting: a stored user is then
-    scored with their trained factors, the model that was measured, not a re-weighted fold-in."""
+    """``settings`` with the ranker fields of this signal's ALS model. A stored user's ratings
+    count fully and alike (no recency, disliked movies too), as in fitting, so a stored user is
+    scored with their trained factors, the model that was measured, not a re-weighted fold-in.
+    New ratings of a query are folded in as the collaborative ranker reads them."""
     settings = settings or Settings()
     ranker = dataclasses.replace(
         settings.ranker, kind="als", als_factors=FACTORS, als_regularization=REGULARIZATION,
@@ -64,7 +65,7 @@ class TasteFactors(Scorer):
     def score(self, query: Query) -> Scores:
         """Factor scores for the query's ratings (folded in when new) or its seed movies."""
         scores = self.ranker.score(query)
-        return Scores(scores.values, scores.note.replace("ALS on", "taste factors of"))
+        return Scores(scores.values, scores.note.replace("ALS on", f"{FACTORS} latent factors of"))
 
     def score_users(self, user_ids: np.ndarray) -> np.ndarray:
         return self.ranker.score_users(user_ids)

@@ -448,9 +448,11 @@ COMPONENTS: tuple[Component, ...] = (
         _fit_tuning,
         _load_tuning,
         build_share=0.12,
-        # Choices depend on the data and on the defaults tuning starts from.
-        settings=lambda s: (s.ranker, s.genre_weight, s.prior_damping),
+        # Choices depend on the data, on the defaults tuning starts from, and on the models
+        # it weighs (the taste factors' settings and library: a new model needs new weights).
+        settings=lambda s: (s.ranker, s.genre_weight, s.prior_damping, *_factors_settings(s)),
         needs=("semantic",),
+        libraries=("implicit",),
         describe=_describe_tuning,
     ),
     Component(

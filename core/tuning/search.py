@@ -112,8 +112,8 @@ def tune(
     for problem in problems:
         problem.set_content(fit_content(problem.part, settings, embeddings), settings.genre_weight)
     with ThreadPoolExecutor(max_workers=len(problems)) as pool:  # NumPy releases the GIL
-        # First overall taste, what comes next no worse than the defaults: the content
-        # weights and the profile's recency.
+        # First overall taste, what comes next no worse than the defaults: the taste
+        # factors, the content weights and the profile's recency.
         judge = Judge(problems, defaults, weights, pool, aims=(1.0, 0.0))
         progress("taste factors", 0.55)
         _tune_factors(judge, out, deadline)
@@ -335,7 +335,8 @@ def _tune_factors(judge: Judge, out: Tuning, deadline: float) -> None:
     ):
         judge.restore(before)
         out.notes.append(
-            f"taste factors left out: validation gained less than {FACTORS_MIN_GAIN:.0%}"
+            f"taste factors left out: no clear gain on validation (under {FACTORS_MIN_GAIN:.0%}"
+            f" or within {FACTORS_NOISE_SE:g} standard errors)"
         )
 
 

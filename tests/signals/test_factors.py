@@ -37,8 +37,9 @@ class TestTasteFactors(ScorerContract):
         assert known.any()
         np.testing.assert_allclose(values[known], expected[known], rtol=1e-4, atol=1e-5)
 
-    def test_the_note_names_the_signal(self, scorer) -> None:
-        assert "taste factors" in scorer.score(Query(user_id=KNOWN_USER)).note
+    def test_the_note_says_what_scored(self, scorer) -> None:
+        note = scorer.score(Query(user_id=KNOWN_USER)).note
+        assert f"{FACTORS} latent factors of your ratings" in note and "ALS" not in note
 
 
 def test_a_folder_holding_another_ranker_is_refused(tmp_path: Path, tiny_catalog) -> None:

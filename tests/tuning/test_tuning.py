@@ -158,23 +158,38 @@ def test_a_tampered_tuning_record_is_refused(tmp_path: Path, record: dict) -> No
 
 
 class _Linear:
-    """A stand-in validation problem: every user's metric is ``1 + gain * weight(factors)``
-    plus fixed per-user noise, so the gain of the taste factors is set by the test."""
+    """A stand-in validation problem: user u's metric is ``1 + gain * spread_u * share`` (share:
+    the factors' share of the weights) plus fixed per-user noise. ``spread`` sets how unevenly
+    users gain: mean 1, standard deviation ``spread_sd`` (0 = every user alike)."""
 
-    def __init__(self, gain: float, users: int = 400) -> None:
+    def __init__(self, gain: float, spread_sd: float = 0.0, users: int = 400) -> None:
+        rng = np.random.default_rng(1)
         self.gain = gain
-        self.noise = np.random.default_rng(1).normal(0, 0.01, users)
+        self.noise = rng.normal(0, 0.01, users)
+        z = rng.standard_normal(users)
+        self.spread = 1.0 + spread_sd * (z - z.mean()) / z.std()  # exactly mean 1, sd spread_sd
 
     def user_values(self, params, weights) -> np.ndarray:
-        total = sum(weights.values()) or 1.0
-        return 1.0 + self.gain * weights.get("factors", 0.0) / total + self.noise
+        share = weights.get("factors", 0.0) / (sum(weights.values()) or 1.0)
+        return 1.0 + self.gain * share * self.spread + self.noise
 
 
-@pytest.mark.parametrize(("gain", "kept"), [(0.2, True), (0.02, False)])
-def test_taste_factors_are_kept_only_for_a_clear_gain(gain: float, kept: bool) -> None:
-    # A blend weight of w among weights summing to ~1.5 moves the metric by gain * w / 1.5:
-    # 0.2 reaches several percent (kept), 0.02 stays under FACTORS_MIN_GAIN (left out).
-    judge = Judge([_Linear(gain)], {}, default_weights(), aims=(1.0,))  # type: ignore[list-item]
+@pytest.mark.parametrize(
+    ("gain", "spread_sd", "kept"),
+    [
+        (0.2, 0.0, True),  # several percent, every user alike: kept
+        (0.02, 0.0, False),  # under FACTORS_MIN_GAIN: left out
+        # Several percent on average, but one standard error of 400 users' differences: past
+        # the ordinary guard (half a standard error), short of the factors' two.
+        (0.2, 20.0, False),
+    ],
+)
+def test_taste_factors_are_kept_only_for_a_clear_gain(
+    gain: float, spread_sd: float, kept: bool
+) -> None:
+    # A blend weight of w among weights summing to ~1.5 moves the metric by gain * w / 1.5.
+    problem = _Linear(gain, spread_sd)
+    judge = Judge([problem], {}, default_weights(), aims=(1.0,))  # type: ignore[list-item]
     out = Tuning(tuned=True)
     _tune_factors(judge, out, deadline=float("inf"))
     assert (judge.weights["factors"] > 0) is kept
