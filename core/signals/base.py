@@ -178,6 +178,18 @@ class Scorer(abc.ABC):
         """Read a scorer written by :meth:`save`; raises ``ValueError`` if it is not one."""
 
 
+def save_arrays(obj: object, directory: Path, prefix: str, keys: Sequence[str]) -> None:
+    """Write each attribute ``key`` of ``obj`` to ``<prefix>_<key>.npy`` (arrays, no pickles)."""
+    for key in keys:
+        np.save(directory / f"{prefix}_{key}.npy", getattr(obj, key))
+
+
+def load_arrays(obj: object, directory: Path, prefix: str, keys: Sequence[str]) -> None:
+    """Inverse of :func:`save_arrays`: set each attribute ``key`` of ``obj`` from its file."""
+    for key in keys:
+        setattr(obj, key, np.load(directory / f"{prefix}_{key}.npy"))
+
+
 def save_json(path: Path, data: object) -> None:
     """Write JSON with stable formatting (used for small metadata files)."""
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.config import RatingSettings
+from core.signals.base import load_arrays, save_arrays
 from core.signals.history import RatingHistory
 from core.signals.numeric import matvec
 
@@ -270,8 +271,7 @@ class BayesianMF:
 
     def save(self, directory: Path, prefix: str = "bmf") -> dict[str, Any]:
         """Write ``<prefix>_<array>.npy``; returns the metadata for the caller's JSON."""
-        for key in self._ARRAYS:
-            np.save(directory / f"{prefix}_{key}.npy", getattr(self, key))
+        save_arrays(self, directory, prefix, self._ARRAYS)
         return {"mu": self.mu, "sweeps": self.sweeps, "fit_seconds": self.fit_seconds}
 
     @classmethod
@@ -284,8 +284,7 @@ class BayesianMF:
         obj.mu = float(meta["mu"])
         obj.sweeps = int(meta.get("sweeps", 0))
         obj.fit_seconds = float(meta.get("fit_seconds", 0.0))
-        for key in cls._ARRAYS:
-            setattr(obj, key, np.load(directory / f"{prefix}_{key}.npy"))
+        load_arrays(obj, directory, prefix, cls._ARRAYS)
         obj.history = history
         obj._index()
         return obj

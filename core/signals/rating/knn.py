@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.config import RatingSettings
+from core.signals.base import load_arrays, save_arrays
 from core.signals.history import RatingHistory
 
 #: Dense float64 temporaries of the blockwise similarity computation hold at most this many
@@ -314,8 +315,7 @@ class ItemKNNBaseline:
 
     def save(self, directory: Path, prefix: str = "knn") -> dict[str, Any]:
         """Write ``<prefix>_<array>.npy``; returns the metadata for the caller's JSON."""
-        for key in self._ARRAYS:
-            np.save(directory / f"{prefix}_{key}.npy", getattr(self, key))
+        save_arrays(self, directory, prefix, self._ARRAYS)
         return {"mu": self.mu, "n_items": self.n_items, "fit_seconds": self.fit_seconds}
 
     @classmethod
@@ -328,8 +328,7 @@ class ItemKNNBaseline:
         obj.mu = float(meta["mu"])
         obj.n_items = int(meta["n_items"])
         obj.fit_seconds = float(meta.get("fit_seconds", 0.0))
-        for key in cls._ARRAYS:
-            setattr(obj, key, np.load(directory / f"{prefix}_{key}.npy"))
+        load_arrays(obj, directory, prefix, cls._ARRAYS)
         obj.history = history
         obj._index()
         return obj
@@ -487,8 +486,7 @@ class UserKNNBaseline:
 
     def save(self, directory: Path, prefix: str = "user_knn") -> dict[str, Any]:
         """Write ``<prefix>_<array>.npy`` (the neighbour lists); returns the JSON metadata."""
-        for key in self._ARRAYS:
-            np.save(directory / f"{prefix}_{key}.npy", getattr(self, key))
+        save_arrays(self, directory, prefix, self._ARRAYS)
         return {"fit_seconds": self.fit_seconds}
 
     @classmethod
@@ -499,8 +497,7 @@ class UserKNNBaseline:
         """Inverse of :meth:`save`; residuals are rebuilt from ``base`` (the item model)."""
         obj = cls(params)
         obj.fit_seconds = float(meta.get("fit_seconds", 0.0))
-        for key in cls._ARRAYS:
-            setattr(obj, key, np.load(directory / f"{prefix}_{key}.npy"))
+        load_arrays(obj, directory, prefix, cls._ARRAYS)
         obj._index(base)
         obj._positions()
         return obj

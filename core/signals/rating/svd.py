@@ -21,7 +21,16 @@ from scipy.linalg import cho_factor, cho_solve
 
 from core.config import Settings, SVDSettings
 from core.data.catalog import Catalog
-from core.signals.base import Query, Scorer, Scores, known_fields, read_meta, save_json
+from core.signals.base import (
+    Query,
+    Scorer,
+    Scores,
+    known_fields,
+    load_arrays,
+    read_meta,
+    save_arrays,
+    save_json,
+)
 from core.signals.history import RatingHistory, unknown_notes
 from core.signals.numeric import matvec
 
@@ -334,8 +343,7 @@ class SVDRating(Scorer):
     def save(self, directory: Path) -> None:
         """Write ``svd_<array>.npy`` files, the rating history and ``svd.json``."""
         directory.mkdir(parents=True, exist_ok=True)
-        for key in self._ARRAYS:
-            np.save(directory / f"svd_{key}.npy", getattr(self, key))
+        save_arrays(self, directory, "svd", self._ARRAYS)
         self.history.save(directory, "svd")
         save_json(
             directory / "svd.json",
@@ -361,7 +369,6 @@ class SVDRating(Scorer):
         obj.scale = (float(meta["scale"][0]), float(meta["scale"][1]))
         obj.n_items = int(meta["n_items"])
         obj.fit_seconds = float(meta.get("fit_seconds", 0.0))
-        for key in cls._ARRAYS:
-            setattr(obj, key, np.load(directory / f"svd_{key}.npy"))
+        load_arrays(obj, directory, "svd", cls._ARRAYS)
         obj.history = RatingHistory.load(directory, "svd")
         return obj
