@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -156,6 +156,15 @@ def balanced(
     return float(gain - SHORTFALL_COST * shortfall)
 
 
+class Choice(NamedTuple):
+    """A :class:`Judge`'s choice at one moment (:meth:`Judge.snapshot`)."""
+
+    params: dict[str, float]
+    weights: dict[str, float]
+    values: list[np.ndarray]  # per problem, per-user metric
+    best: float  # its objective
+
+
 class Judge:
     """Scores candidate settings on every problem and keeps the best so far.
 
@@ -214,20 +223,20 @@ class Judge:
             self.current, self.best = values, value
         return value
 
-    def snapshot(self) -> tuple[Any, ...]:
+    def snapshot(self) -> Choice:
         """The current choice, for :meth:`restore`."""
-        return dict(self.params), dict(self.weights), self.current, self.best
+        return Choice(dict(self.params), dict(self.weights), self.current, self.best)
 
-    def restore(self, state: tuple[Any, ...]) -> None:
+    def restore(self, choice: Choice) -> None:
         """Go back to a :meth:`snapshot`."""
-        params, weights, self.current, self.best = state
-        self.params, self.weights = dict(params), dict(weights)
+        self.params, self.weights = dict(choice.params), dict(choice.weights)
+        self.current, self.best = choice.values, choice.best
 
-    def clearly_better(self, state: tuple[Any, ...], min_gain: float, noise_se: float) -> bool:
-        """Whether the current choice beats a :meth:`snapshot` by ``min_gain`` (relative)
-        and by more than ``noise_se`` standard errors of the paired per-user differences."""
-        return self.best > state[3] * (1 + min_gain) and self._beyond_noise(
-            self.current, state[2], noise_se
+    def clearly_better(self, than: Choice, min_gain: float, noise_se: float) -> bool:
+        """Whether the current choice beats an earlier one by ``min_gain`` (relative) and by
+        more than ``noise_se`` standard errors of the paired per-user differences."""
+        return self.best > than.best * (1 + min_gain) and self._beyond_noise(
+            self.current, than.values, noise_se
         )
 
     def _beyond_noise(
@@ -330,7 +339,7 @@ def _tune_factors(judge: Judge, out: Tuning, deadline: float) -> None:
         return
     before = judge.snapshot()
     _tune_weights(judge, out, deadline, rounds=1, signals=("factors",), stage="taste factors")
-    if judge.weights["factors"] != before[1]["factors"] and not judge.clearly_better(
+    if judge.weights["factors"] != before.weights["factors"] and not judge.clearly_better(
         before, FACTORS_MIN_GAIN, FACTORS_NOISE_SE
     ):
         judge.restore(before)
