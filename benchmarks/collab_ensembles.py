@@ -20,7 +20,7 @@ from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import generalisation as g  # noqa: E402
+import generalisation as g
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:

@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.config import Settings
 from core.data.enrich import movie_text
 from core.data.loaders import load_catalog
-from core.evaluation.signals import subset_catalog
+from core.evaluation.signals import fit_content, subset_catalog
 from core.evaluation.splits import stratified_split, temporal_leave_one_out
 from core.signals.encoder import Encoder
 from core.signals.ranking import make_ranker
 from core.signals.semantic import SemanticScorer
 from core.tuning import tune
-from core.tuning.problems import QUERY_FIELDS, Problem, fit_content
+from core.tuning.problems import QUERY_FIELDS, Problem
 from core.tuning.search import default_weights
 
 

@@ -37,32 +37,43 @@ class FittedSignals:
     scorers: dict[str, Scorer]
 
 
-def fit_signals(
-    catalog: Catalog, train: pd.DataFrame, settings: Settings, embeddings: np.ndarray
-) -> FittedSignals:
-    """Every blend signal (and the SVD rating) fitted on ``train`` only."""
+def fit_content(part: Catalog, settings: Settings, embeddings: np.ndarray) -> dict[str, Scorer]:
+    """Every blend signal but the collaborative one and its views, fitted on ``part`` (the
+    evaluation and the build's tuning fit the same set)."""
     from core.signals.crew import CrewScorer
     from core.signals.factors import TasteFactors
     from core.signals.genre_tag import GenreTagScorer
     from core.signals.metadata import MetadataScorer
     from core.signals.popularity import PopularityPrior
+    from core.signals.semantic import SemanticScorer
+
+    semantic = SemanticScorer(settings).fit_embeddings(part, embeddings)
+    return {
+        "factors": TasteFactors(settings).fit(part),
+        "genre_tag": GenreTagScorer(settings).fit(part),
+        "semantic": semantic,
+        "popularity": PopularityPrior(settings).fit(part),
+        "crew": CrewScorer().fit(part),
+        "metadata": MetadataScorer().fit(part, semantic=semantic),
+    }
+
+
+def fit_signals(
+    catalog: Catalog, train: pd.DataFrame, settings: Settings, embeddings: np.ndarray
+) -> FittedSignals:
+    """Every blend signal (and the SVD rating) fitted on ``train`` only."""
     from core.signals.ranking import make_ranker
     from core.signals.rating import SVDRating
     from core.signals.recent import RecentTaste
-    from core.signals.semantic import SemanticScorer
 
     part = subset_catalog(catalog, train)
+    collab = make_ranker(part, settings).fit(part)
     scorers: dict[str, Scorer] = {
-        "collab": make_ranker(part, settings).fit(part),
-        "factors": TasteFactors(settings).fit(part),
-        "genre_tag": GenreTagScorer(settings).fit(part),
-        "semantic": SemanticScorer(settings).fit_embeddings(part, embeddings),
-        "popularity": PopularityPrior(settings).fit(part),
+        "collab": collab,
+        "recent": RecentTaste().fit(part, collab),
+        **fit_content(part, settings, embeddings),
         "svd": SVDRating(settings).fit(part),
     }
-    scorers["recent"] = RecentTaste().fit(part, scorers["collab"])  # type: ignore[arg-type]
-    scorers["crew"] = CrewScorer().fit(part)
-    scorers["metadata"] = MetadataScorer().fit(part, semantic=scorers["semantic"])
     return FittedSignals(part, scorers)
 
 

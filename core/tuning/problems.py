@@ -98,26 +98,6 @@ def fit_limited(part: Catalog, settings: Settings) -> Scorer:
     return EASERanker(settings, min_item_ratings=max(least, ranker.min_item_ratings)).fit(part)
 
 
-def fit_content(part: Catalog, settings: Settings, embeddings: np.ndarray) -> dict[str, Scorer]:
-    """Every blend signal but the collaborative one and its views, fitted on ``part``."""
-    from core.signals.crew import CrewScorer
-    from core.signals.factors import TasteFactors
-    from core.signals.genre_tag import GenreTagScorer
-    from core.signals.metadata import MetadataScorer
-    from core.signals.popularity import PopularityPrior
-    from core.signals.semantic import SemanticScorer
-
-    semantic = SemanticScorer(settings).fit_embeddings(part, embeddings)
-    return {
-        "factors": TasteFactors(settings).fit(part),
-        "genre_tag": GenreTagScorer(settings).fit(part),
-        "semantic": semantic,
-        "popularity": PopularityPrior(settings).fit(part),
-        "crew": CrewScorer().fit(part),
-        "metadata": MetadataScorer().fit(part, semantic=semantic),
-    }
-
-
 @dataclass
 class Problem:
     """One validation problem, ready to score settings on ``users``."""

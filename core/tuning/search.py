@@ -22,6 +22,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.data.catalog import Catalog
+from core.evaluation.signals import fit_content
 from core.evaluation.splits import sample_users
 from core.progress import Progress, no_progress
 from core.signals.registry import SIGNALS, component
@@ -29,7 +30,6 @@ from core.tuning.choices import Tuning
 from core.tuning.problems import (
     QUERY_FIELDS,
     Problem,
-    fit_content,
     fit_limited,
     splits,
     with_ranker,
