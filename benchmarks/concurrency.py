@@ -74,6 +74,22 @@ class Round:
     chat_server: list[float] = field(default_factory=list)
     for_you_server: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: CPU of the timed part only (after every session has opened): the machine's busy seconds,
+    #: the part's wall seconds and the busy seconds of each kind of process.
+    cpu_busy: float = 0.0
+    cpu_wall: float = 0.0
+    cpu_kinds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: Round) -> None:
+        self.chat += other.chat
+        self.for_you += other.for_you
+        self.chat_server += other.chat_server
+        self.for_you_server += other.for_you_server
+        self.errors += other.errors
+        self.cpu_busy += other.cpu_busy
+        self.cpu_wall += other.cpu_wall
+        for kind, seconds in other.cpu_kinds.items():
+            self.cpu_kinds[kind] = self.cpu_kinds.get(kind, 0.0) + seconds
 
 
 class Frames:
@@ -164,6 +180,90 @@ class PeakRss:
         self._thread.join()
 
 
+class CpuLedger:
+    """CPU seconds (user + system) each kind of process spends during a block.
+
+    Samples every process's CPU times in a thread (psutil) and keeps the last value seen per
+    process, so renderers that exit when their session closes still count (up to one sampling
+    interval of their end is lost). The machine's total busy time comes from the kernel's own
+    counters (``psutil.cpu_times``), which miss nothing; the kinds split it.
+    """
+
+    def __init__(self, server_pid: int, every: float = 0.2) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.server_pid = server_pid
+        self.every = every
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _classify(self, proc: object) -> str:
+        pid = proc.pid  # type: ignore[attr-defined]
+        if pid == os.getpid():
+            return "harness"
+        if pid == self.server_pid:
+            return "server"
+        try:
+            name = proc.name()  # type: ignore[attr-defined]
+            cmdline = " ".join(proc.cmdline())  # type: ignore[attr-defined]
+        except Exception:
+            return "other"
+        if "chrom" in name or "chrom" in cmdline.split(" ")[0]:
+            if "--type=renderer" in cmdline:
+                return "browser: pages"
+            if "--type=gpu-process" in cmdline:
+                return "browser: compositing"
+            return "browser: other"
+        if name == "node" or "playwright" in cmdline:
+            return "playwright driver"
+        return "other"
+
+    def _sample(self) -> None:
+        for proc in self.psutil.process_iter():
+            with contextlib.suppress(Exception):
+                times = proc.cpu_times()
+                pid = proc.pid
+                if pid not in self.kind:
+                    self.kind[pid] = self._classify(proc)
+                self.last[pid] = times.user + times.system
+
+    def _busy(self) -> float:
+        times = self.psutil.cpu_times()
+        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self) -> CpuLedger:
+        self._sample()
+        self.start = dict(self.last)
+        self.busy_start = self._busy()
+        self.wall_start = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.busy = self._busy() - self.busy_start
+        self.wall = time.perf_counter() - self.wall_start
+
+    def by_kind(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for pid, seconds in self.last.items():
+            spent = seconds - self.start.get(pid, 0.0)
+            if spent > 0:
+                kind = self.kind.get(pid, "other")
+                totals[kind] = totals.get(kind, 0.0) + spent
+        return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
 # -- one browser session --------------------------------------------------------------------------
 async def wait_idle(page: object) -> None:
     await page.wait_for_selector(CONNECTED, timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
@@ -221,7 +321,7 @@ async def exception_text(page: object) -> str | None:
 
 
 async def one_round(
-    browser: object, url: str, sessions: int, users: list[int], first: int
+    browser: object, url: str, sessions: int, users: list[int], first: int, server_pid: int
 ) -> Round:
     result = Round()
     opened = await asyncio.gather(
@@ -251,7 +351,9 @@ async def one_round(
         except Exception as err:  # a timeout is an error of the run, not of the benchmark
             result.errors.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
 
-    await asyncio.gather(*(work(n, p) for n, p in enumerate(pages)))
+    with CpuLedger(server_pid) as cpu:
+        await asyncio.gather(*(work(n, p) for n, p in enumerate(pages)))
+    result.cpu_busy, result.cpu_wall, result.cpu_kinds = cpu.busy, cpu.wall, cpu.by_kind()
     for page in pages:
         await page.context.close()  # type: ignore[attr-defined]
     return result
@@ -284,7 +386,7 @@ async def main_async(args: argparse.Namespace, url: str, server_pid: int) -> lis
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         # Warm-up: loads the engine and the chat, and compiles whatever runs on first use.
-        warm = await one_round(browser, url, 1, users, len(users) - 1)
+        warm = await one_round(browser, url, 1, users, len(users) - 1, server_pid)
         print(f"warm-up: chat {warm.chat}, for you {warm.for_you}, errors {warm.errors}")
         first = 0
         for n in args.sessions:
@@ -294,13 +396,8 @@ async def main_async(args: argparse.Namespace, url: str, server_pid: int) -> lis
             with PeakRss(server_pid) as memory:
                 started = time.perf_counter()
                 for _ in range(rounds):
-                    result = await one_round(browser, url, n, users, first)
+                    merged.add(await one_round(browser, url, n, users, first, server_pid))
                     first += n
-                    merged.chat += result.chat
-                    merged.for_you += result.for_you
-                    merged.chat_server += result.chat_server
-                    merged.for_you_server += result.for_you_server
-                    merged.errors += result.errors
                 wall = time.perf_counter() - started
             row: dict = {
                 "sessions": n,
@@ -311,6 +408,15 @@ async def main_async(args: argparse.Namespace, url: str, server_pid: int) -> lis
                 "peak_rss_mb": round(memory.peak / 1e6),
                 "load_before": load_before,
                 "load_after": load_text(),
+                # All CPU the timed part used (every process, kernel counters) per session's
+                # pair of actions, and over the part's wall time: on 2 cores, N sessions
+                # starting together cannot all finish sooner than N x (CPU per pair) / 2.
+                "cpu_s_per_session": round(merged.cpu_busy / max(n * rounds, 1), 3),
+                "cores_busy": round(merged.cpu_busy / max(merged.cpu_wall, 1e-9), 2),
+                "cpu_s_by_kind_per_session": {
+                    kind: round(seconds / max(n * rounds, 1), 3)
+                    for kind, seconds in sorted(merged.cpu_kinds.items(), key=lambda kv: -kv[1])
+                },
             }
             for action, values in (
                 ("chat", merged.chat),
@@ -344,6 +450,12 @@ def print_row(row: dict) -> None:
     parts.append(f"server peak RSS {row['peak_rss_mb']} MB")
     parts.append(f"load {row['load_before']} -> {row['load_after']}")
     print(" | ".join(parts), flush=True)
+    kinds = ", ".join(f"{k} {v:.2f}" for k, v in row["cpu_s_by_kind_per_session"].items())
+    print(
+        f"    CPU per session (chat + For you): {row['cpu_s_per_session']:.2f} s "
+        f"({kinds}); {row['cores_busy']:.2f} cores busy on average",
+        flush=True,
+    )
     for sample in row["error_samples"]:
         print(f"    error: {sample}")
 

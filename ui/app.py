@@ -5,6 +5,7 @@ summaries. No page layout here.
 
 from __future__ import annotations
 
+import gc
 import os
 import runpy
 import threading
@@ -142,7 +143,26 @@ def _open_engine(data: str | None) -> Engine:
         with st.spinner("Warming up the text encoder…"):
             engine.warm_up()
     placeholder.empty()
+    _settle_heap()
     return engine
+
+
+def _settle_heap() -> None:
+    """Keep what is alive now (the engine, torch, pandas: half a million objects that live as
+    long as the server) out of the garbage collector's full passes.
+
+    A full pass walks every tracked object while holding the interpreter lock: 0.1-0.8 s with
+    the models loaded, during which no session's script runs (benchmarks/concurrency.py).
+    Frozen objects are still freed when their last reference goes; only their reference cycles
+    wait for :func:`_unsettle_heap`, which a rebuild calls before dropping the old engines.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _unsettle_heap() -> None:
+    """Give the objects :func:`_settle_heap` froze back to the garbage collector."""
+    gc.unfreeze()
 
 
 def progress_bar_callback(bar: Any) -> Progress:
@@ -223,6 +243,7 @@ def rebuild(data: str | None, *, force: bool, progress: Progress) -> Any:
         raise WorkbenchError(f"Rebuilding from the app is off; set {REBUILD_ENV}=1 to allow it.")
     result = build(data, force=force, progress=progress)
     if result.built:
+        _unsettle_heap()  # so the engines dropped next can be collected in full
         st.cache_resource.clear()
         st.cache_data.clear()
     return result

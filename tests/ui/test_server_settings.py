@@ -1,0 +1,47 @@
+"""The server's settings that keep many sessions responsive and the app private by default."""
+
+from __future__ import annotations
+
+import gc
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ui import app
+
+CONFIG = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
+
+
+def test_config_serves_this_machine_only_and_skips_per_run_collections() -> None:
+    config = tomllib.loads(CONFIG.read_text())
+    assert config["server"]["address"] == "localhost"
+    # A full collection after every script run holds the interpreter lock for 0.1-0.3 s with
+    # the models loaded; every session waits for it.
+    assert config["runner"]["postScriptGC"] is False
+    assert config["server"]["fileWatcherType"] == "none"
+
+
+@pytest.fixture
+def unfrozen() -> object:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_loaded_objects_leave_the_full_collections_and_come_back_on_rebuild(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app._settle_heap()
+    assert gc.get_freeze_count() > 0
+
+    import core.serving.build
+
+    monkeypatch.setenv(app.REBUILD_ENV, "1")
+    monkeypatch.setattr(
+        core.serving.build, "build", lambda data, force, progress: SimpleNamespace(built={"x": 1.0})
+    )
+    app.rebuild(None, force=True, progress=lambda message, fraction: None)
+    assert gc.get_freeze_count() == 0  # the dropped engines can be collected in full
