@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from core.serving.blend import SIGNALS
 from ui.evaluation import LABEL_COLUMNS, MetricsTable
-from ui.format import SIGNAL_COLORS, SIGNAL_LABELS, shorten
+from ui.format import SIGNAL_COLORS, SIGNAL_LABELS, escape_plot, shorten
 
 #: The Analytics page's tabs (labels are also the tab widget's values).
 ANALYTICS_TABS = (
@@ -23,6 +23,15 @@ ANALYTICS_TABS = (
     ":material/scatter_plot: Map",
 )
 _TIGHT = {"l": 0, "r": 0, "t": 10, "b": 0}
+
+
+def _escaped(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """A copy of ``frame`` whose text ``columns`` show as written in plotly labels."""
+    frame = frame.copy()
+    for column in columns:
+        if column in frame:
+            frame[column] = [escape_plot(value) for value in frame[column]]
+    return frame
 
 
 # -- picks -------------------------------------------------------------------------------------
@@ -36,7 +45,7 @@ def contributions_chart(items: pd.DataFrame, height: int | None = None) -> go.Fi
     shown = np.nansum(np.abs(values), axis=0) > 0  # muted signals: no bar
     if not shown.any():
         return None
-    titles = [shorten(t, 38) for t in items["title"].astype(str)]
+    titles = [escape_plot(shorten(t, 38)) for t in items["title"].astype(str)]
     traces = []
     for col, column, keep in zip(cols, values.T, shown, strict=True):
         if not keep:
@@ -83,7 +92,7 @@ def genre_profile_figure(profile: pd.DataFrame) -> go.Figure:
                 {
                     "type": "bar",
                     "x": ordered["n"].to_numpy(),
-                    "y": ordered["genre"].astype(str).tolist(),
+                    "y": [escape_plot(genre) for genre in ordered["genre"]],
                     "orientation": "h",
                     "customdata": ordered["mean"].to_numpy(),
                     "marker": {
@@ -165,7 +174,7 @@ def long_tail_caption(label: str, frame: pd.DataFrame) -> str:
 def genre_popularity_figure(genres: pd.DataFrame) -> go.Figure:
     """Bars of ratings per genre (most-rated first, as :func:`genre_stats` sorts them)."""
     fig = px.bar(
-        genres,
+        _escaped(genres, "genre"),
         x="genre",
         y="ratings",
         labels={"genre": "", "ratings": "ratings"},
@@ -177,7 +186,7 @@ def genre_popularity_figure(genres: pd.DataFrame) -> go.Figure:
 
 def genre_mean_figure(genres: pd.DataFrame) -> go.Figure:
     """Bars of the mean rating per genre, best first, the axis starting near the lowest."""
-    ordered = genres.sort_values("mean_rating", ascending=False)
+    ordered = _escaped(genres, "genre").sort_values("mean_rating", ascending=False)
     fig = px.bar(
         ordered,
         x="genre",
@@ -232,13 +241,13 @@ def _add_heatmap(fig: go.Figure, matrix: pd.DataFrame, name: str, col: int) -> N
     finite = raw[np.isfinite(raw)]
     low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
     scaled = (raw - low) / (high - low) if high > low else np.zeros_like(raw)
-    short = [shorten(t, 16) for t in matrix.columns]
+    short = [escape_plot(shorten(t, 16)) for t in matrix.columns]
     fig.add_heatmap(
         z=scaled,
         x=list(range(len(short))),
-        y=list(matrix.index),
+        y=[escape_plot(t) for t in matrix.index],
         customdata=raw,
-        text=np.array([list(matrix.columns)] * len(matrix)),
+        text=np.array([[escape_plot(t) for t in matrix.columns]] * len(matrix)),
         hovertemplate="seed: %{y}<br>candidate: %{text}<br>score: %{customdata:.3g}"
         "<extra>" + SIGNAL_LABELS.get(name, name) + "</extra>",
         coloraxis="coloraxis",
@@ -252,6 +261,7 @@ def _add_heatmap(fig: go.Figure, matrix: pd.DataFrame, name: str, col: int) -> N
 
 def embedding_figure(points: pd.DataFrame, method: str) -> go.Figure:
     """Scatter of the embedding map coloured by main genre, hover shows the title."""
+    points = _escaped(points, "title", "genres", "genre")
     order = [g for g in points["genre"].value_counts().index if g != "Other"] + ["Other"]
     fig = px.scatter(
         points,
@@ -302,7 +312,9 @@ def metrics_figure(table: MetricsTable, metrics: list[str]) -> go.Figure:
     label = next((c for c in LABEL_COLUMNS if c in table.frame), None)
     frame = table.frame.copy()
     frame["_model"] = (
-        frame[label].astype(str) if label else [f"row {i + 1}" for i in range(len(frame))]
+        [escape_plot(v) for v in frame[label]]
+        if label
+        else [f"row {i + 1}" for i in range(len(frame))]
     )
     long = frame.melt(id_vars="_model", value_vars=metrics, var_name="metric", value_name="value")
     fig = px.bar(long, x="metric", y="value", color="_model", barmode="group", text_auto=".3g")
@@ -328,7 +340,7 @@ def scaling_figure(frame: pd.DataFrame) -> go.Figure:
                 name = column if engine == "local" else f"{column}, {engine}"
                 trace = go.Scatter(
                     x=part["ratings"], y=part[column], name=name, mode="lines+markers",
-                    text=part["size"],
+                    text=[escape_plot(v) for v in part["size"]],
                 )  # fmt: skip
                 fig.add_trace(trace, row=1, col=col)
     fig.update_xaxes(type="log", title_text="ratings")

@@ -4,6 +4,7 @@ escaping, and the signals' labels, help and colours. Pure functions; no widgets,
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ __all__ = [
     "age_text",
     "escape_md",
     "escape_md_after_bold",
+    "escape_plot",
     "genres_text",
     "imdb_url",
     "people_list",
@@ -146,6 +148,18 @@ def escape_md(text: Any) -> str:
     # Streamlit rewrites ":material/" in the source before parsing, escaped colon or not.
     text = _DIRECTIVE_COLON.sub(r"\\:", text).replace(":material/", ":material\\/")
     return _BLOCK_START.sub(lambda m: "\\" + m[1] if m[1] else m[2] + "\\" + m[3], text)
+
+
+def escape_plot(text: Any) -> str:
+    """``text`` as literal plotly label text (ticks, legends, hover, subplot titles).
+
+    Plotly reads its own HTML subset in every label: ``<a href>`` becomes a link, ``<span
+    style>`` restyles, ``<br>`` breaks the line. A title or genre from the data must show as
+    written, so ``&``, ``<`` and ``>`` become the entities plotly turns back into characters,
+    and control characters go, as in :func:`escape_md`.
+    """
+    text = " ".join(_INVISIBLE.sub(" ", "" if text is None else str(text)).split())
+    return html.escape(text, quote=False)
 
 
 def escape_md_after_bold(text: str) -> str:
