@@ -58,6 +58,9 @@ def prune(root: Path, *, dry_run: bool = False) -> list[Orphan]:
         try:
             if not dry_run:
                 shutil.rmtree(orphan.folder, ignore_errors=True)
+                # Removing a lock file others may open is a race in general; here the data
+                # folder is gone, so no build of it can start and wait on this file.
+                Path(lock.lock_file).unlink(missing_ok=True)
             removed.append(orphan)
         finally:
             lock.release()

@@ -43,7 +43,8 @@ def test_artifacts_of_a_vanished_data_folder_are_pruned(
     kept, gone = (Path(shutil.copytree(tiny_data_dir, tmp_path / n)) for n in ("kept", "gone"))
     build(kept, settings)
     build(gone, settings)
-    gone_folder = check(gone, settings).folder
+    gone_folder, gone_lock = check(gone, settings).folder, lock_path(gone, settings)
+    assert gone_lock.exists()
     shutil.rmtree(gone)
     found = orphans(settings.artifacts_dir)
     assert [o.folder for o in found] == [gone_folder] and found[0].bytes > 0
@@ -55,5 +56,7 @@ def test_artifacts_of_a_vanished_data_folder_are_pruned(
     monkeypatch.setenv("MOVIE_ARTIFACTS", str(settings.artifacts_dir))
     assert main(["prune"]) == 0
     assert "removed" in capsys.readouterr().out and not gone_folder.exists()
+    assert not gone_lock.exists(), "nor is its lock file left behind"
+    assert lock_path(kept, settings).exists()
     assert check(kept, settings).up_to_date, "the other data set is untouched"
     assert main(["prune"]) == 0 and "nothing to prune" in capsys.readouterr().out
