@@ -476,6 +476,7 @@ def main() -> None:
     args.sessions = [int(s) for s in args.sessions.split(",")]
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # as run.sh starts the app
     if args.data:
         env["MOVIE_DATA"] = args.data
     else:

@@ -45,3 +45,12 @@ def test_loaded_objects_leave_the_full_collections_and_come_back_on_rebuild(
     )
     app.rebuild(None, force=True, progress=lambda message, fraction: None)
     assert gc.get_freeze_count() == 0  # the dropped engines can be collected in full
+
+
+def test_the_launcher_caps_malloc_arenas() -> None:
+    # glibc reads MALLOC_ARENA_MAX once, at the first thread's allocation, so it must be in the
+    # server's environment from the start (mallopt from the app comes too late); without it,
+    # a server serving many sessions in turn grows past 1.5 GB (docs/experiments/serving.md).
+    launcher = (CONFIG.parents[1] / "run.sh").read_text()
+    assert 'export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"' in launcher
+    assert launcher.index("MALLOC_ARENA_MAX") < launcher.index("streamlit run")
