@@ -133,6 +133,11 @@ _BLOCK_START = re.compile(r"^([-+=])|^(\d+)([.)])")
 _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def _one_line(text: Any) -> str:
+    """``text`` on one line: control characters and whitespace runs become one space."""
+    return " ".join(_INVISIBLE.sub(" ", "" if text is None else str(text)).split())
+
+
 def escape_md(text: Any) -> str:
     """``text`` as literal inline Markdown: shown as written, never as a link, image, HTML,
     maths, emphasis, table, block or Streamlit directive.
@@ -141,8 +146,7 @@ def escape_md(text: Any) -> str:
     derived string (prompts, reasons, notes, error messages) put into Markdown. Newlines
     and other whitespace runs become one space (the text is inline); control characters go.
     """
-    text = " ".join(_INVISIBLE.sub(" ", "" if text is None else str(text)).split())
-    text = _MD_SPECIALS.sub(r"\\\1", text)
+    text = _MD_SPECIALS.sub(r"\\\1", _one_line(text))
     for char, entity in _HTML_ENTITIES:
         text = text.replace(char, entity)
     # Streamlit rewrites ":material/" in the source before parsing, escaped colon or not.
@@ -158,8 +162,7 @@ def escape_plot(text: Any) -> str:
     written, so ``&``, ``<`` and ``>`` become the entities plotly turns back into characters,
     and control characters go, as in :func:`escape_md`.
     """
-    text = " ".join(_INVISIBLE.sub(" ", "" if text is None else str(text)).split())
-    return html.escape(text, quote=False)
+    return html.escape(_one_line(text), quote=False)
 
 
 def escape_md_after_bold(text: str) -> str:

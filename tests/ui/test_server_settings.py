@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,7 +25,7 @@ def test_config_serves_this_machine_only_and_skips_per_run_collections() -> None
 
 
 @pytest.fixture
-def unfrozen() -> object:
+def unfrozen() -> Iterator[None]:
     gc.unfreeze()
     yield
     gc.unfreeze()
