@@ -93,6 +93,8 @@ def read_csv(
         table, bad, as_text = _read_with_text_fallback(source, present, shape)
     if text_values:
         table = _drop_swallowed_rows(table, bad, source, path.name, delimiter, report)
+    elif bad.multiline:
+        _count_swallowed_lines(bad, source, path.name, report)
     if bad.count and not table.num_rows:
         raise DataError(
             f"None of the {bad.count:,} lines of {path.name} has the expected "
@@ -245,6 +247,24 @@ def _drop_swallowed_rows(
     if swallowed is not None:
         table = table.filter(pc.invert(swallowed))
     return table
+
+
+def _count_swallowed_lines(
+    bad: _BadRows, source: Path | bytes, name: str, report: LoadReport
+) -> None:
+    """Count every line a stray quote swallowed in a file of plain values (ratings, links).
+
+    pyarrow skips the quote's line and all it swallowed as one malformed row; counting that as
+    one line would hide the rows lost with it.
+    """
+    bad.count -= len(bad.multiline)
+    lost = sum(text.count("\n") + 1 for text in bad.multiline)
+    starts = [n for n in line_numbers(source, [t.split("\n")[0] for t in bad.multiline]) if n]
+    report.count(f"{name}_rows_lost_to_unclosed_quote", lost)
+    where = f" starting at {_at(sorted(starts))}" if starts else ""
+    report.details.append(
+        f"{name}: {lost:,} line{'s' if lost != 1 else ''} lost to an unclosed quote{where}"
+    )
 
 
 def _report_malformed(bad: _BadRows, source: Path | bytes, name: str, report: LoadReport) -> None:

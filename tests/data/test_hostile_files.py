@@ -71,6 +71,17 @@ def test_unclosed_quote_counts_every_line_it_ate(tmp_path, movies, lost):
     assert not catalog.movies["title"].str.contains("\n").any()
 
 
+def test_stray_quote_in_ratings_counts_every_line_it_ate(tmp_path):
+    # Line 4 opens a quote that never closes: it and the 21 lines after it are lost.
+    lines = RATINGS.splitlines(keepends=True)
+    ratings = "".join(lines[:3]) + '1,3,"4.0,103\n' + "".join(lines[4:])
+    report = load(folder(tmp_path, {"movies.csv": movies_with(), "ratings.csv": ratings})).report
+    assert report.counts["ratings.csv_rows_lost_to_unclosed_quote"] == 22
+    assert "ratings.csv_malformed_lines" not in report.counts
+    assert report.n_ratings == 2
+    assert "ratings.csv: 22 lines lost to an unclosed quote starting at line 4" in report.details
+
+
 def test_unclosed_quote_in_tags_is_counted(tmp_path):
     tags = 'userId,movieId,tag,timestamp\n1,1,ok,1\n1,2,"open,2\n1,3,eaten,3\n1,4,gone,4\n'
     catalog = load(
