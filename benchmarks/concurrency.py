@@ -233,7 +233,9 @@ class CpuLedger:
 
     def _busy(self) -> float:
         times = self.psutil.cpu_times()
-        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+        # guest time is already inside user; steal is time the machine did not give us.
+        not_busy = ("idle", "iowait", "steal", "guest", "guest_nice")
+        return sum(times) - sum(getattr(times, name, 0.0) for name in not_busy)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):

@@ -151,8 +151,9 @@ def _settle_heap() -> None:
     """Keep what is alive now (the engine, torch, pandas: half a million objects that live as
     long as the server) out of the garbage collector's full passes.
 
-    A full pass walks every tracked object while holding the interpreter lock: 0.1-0.8 s with
-    the models loaded, during which no session's script runs (benchmarks/concurrency.py).
+    A full pass walks every tracked object while holding the interpreter lock: about 0.24 s
+    with the models loaded, and up to 0.8 s as the heap grows, during which no session's script
+    runs (docs/experiments/serving.md).
     Frozen objects are still freed when their last reference goes; only their reference cycles
     wait for :func:`_unsettle_heap`, which a rebuild calls before dropping the old engines.
     """
@@ -246,6 +247,7 @@ def rebuild(data: str | None, *, force: bool, progress: Progress) -> Any:
         _unsettle_heap()  # so the engines dropped next can be collected in full
         st.cache_resource.clear()
         st.cache_data.clear()
+        gc.collect()  # their reference cycles now, not at the collector's next full pass
     return result
 
 

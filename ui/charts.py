@@ -337,7 +337,7 @@ def scaling_figure(frame: pd.DataFrame) -> go.Figure:
     for col, columns in enumerate(panels.values(), start=1):
         for engine, part in frame.groupby("engine", sort=False):
             for column in columns:
-                name = column if engine == "local" else f"{column}, {engine}"
+                name = column if engine == "local" else f"{column}, {escape_plot(engine)}"
                 trace = go.Scatter(
                     x=part["ratings"], y=part[column], name=name, mode="lines+markers",
                     text=[escape_plot(v) for v in part["size"]],

@@ -66,12 +66,14 @@ def read_csv(
     """Read the wanted ``columns`` of a delimited file with pyarrow into nullable pandas columns.
 
     Columns that are absent (and not required) are returned as all-missing. Malformed lines are
-    skipped and counted as ``<file>_malformed_lines``; with ``text_values`` (quoted text that may
-    span lines) the lines an unclosed quote swallowed are counted as
-    ``<file>_rows_lost_to_unclosed_quote``. Bytes that are not UTF-8 are read as cp1252 and
-    counted as ``<file>_lines_not_utf8``. The report's ``details`` name the first lines of each.
-    A value that does not parse as its number type makes that column be read again as text and
-    coerced, so bad ids become <NA> (counted later) instead of failing the whole file.
+    skipped and counted as ``<file>_malformed_lines``. Rows spanning lines (an unclosed quote
+    swallowed the lines after it) are dropped and every line they held is counted as
+    ``<file>_rows_lost_to_unclosed_quote``; ``text_values`` lets pyarrow read quoted values
+    across lines (text files) so those rows can be found. Bytes that are not UTF-8 are read as
+    cp1252 and counted as ``<file>_lines_not_utf8``. The report's ``details`` name the first
+    lines of each. A value that does not parse as its number type makes that column be read
+    again as text and coerced, so bad ids become <NA> (counted later) instead of failing the
+    whole file.
     """
     if names:
         check_text_file(path)
@@ -91,10 +93,9 @@ def read_csv(
             "their odd bytes were read as cp1252"
         )
         table, bad, as_text = _read_with_text_fallback(source, present, shape)
-    if text_values:
-        table = _drop_swallowed_rows(table, bad, source, path.name, delimiter, report)
-    elif bad.multiline:
-        _count_swallowed_lines(bad, source, path.name, report)
+    # Plain files too: a stray quote there swallows lines just the same (two of them pair up
+    # into one row whose value spans lines; one alone makes a skipped row of many lines).
+    table = _drop_swallowed_rows(table, bad, source, path.name, delimiter, report)
     if bad.count and not table.num_rows:
         raise DataError(
             f"None of the {bad.count:,} lines of {path.name} has the expected "
@@ -247,24 +248,6 @@ def _drop_swallowed_rows(
     if swallowed is not None:
         table = table.filter(pc.invert(swallowed))
     return table
-
-
-def _count_swallowed_lines(
-    bad: _BadRows, source: Path | bytes, name: str, report: LoadReport
-) -> None:
-    """Count every line a stray quote swallowed in a file of plain values (ratings, links).
-
-    pyarrow skips the quote's line and all it swallowed as one malformed row; counting that as
-    one line would hide the rows lost with it.
-    """
-    bad.count -= len(bad.multiline)
-    lost = sum(text.count("\n") + 1 for text in bad.multiline)
-    starts = [n for n in line_numbers(source, [t.split("\n")[0] for t in bad.multiline]) if n]
-    report.count(f"{name}_rows_lost_to_unclosed_quote", lost)
-    where = f" starting at {_at(sorted(starts))}" if starts else ""
-    report.details.append(
-        f"{name}: {lost:,} line{'s' if lost != 1 else ''} lost to an unclosed quote{where}"
-    )
 
 
 def _report_malformed(bad: _BadRows, source: Path | bytes, name: str, report: LoadReport) -> None:

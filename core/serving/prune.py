@@ -7,6 +7,7 @@ removes them unless a build of that data set holds its lock. Nothing here builds
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,11 +57,15 @@ def prune(root: Path, *, dry_run: bool = False) -> list[Orphan]:
         except Timeout:
             continue  # a build of it is running right now
         try:
+            if Path(orphan.source).exists():
+                continue  # the data came back since orphans() looked: a build may follow
             if not dry_run:
                 shutil.rmtree(orphan.folder, ignore_errors=True)
                 # Removing a lock file others may open is a race in general; here the data
-                # folder is gone, so no build of it can start and wait on this file.
-                Path(lock.lock_file).unlink(missing_ok=True)
+                # folder is gone (checked under the lock), and a build resolves its data
+                # folder before it takes the lock, so none can be waiting on this file.
+                with contextlib.suppress(OSError):  # Windows refuses to delete a locked file
+                    Path(lock.lock_file).unlink(missing_ok=True)
             removed.append(orphan)
         finally:
             lock.release()

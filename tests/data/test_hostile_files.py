@@ -79,7 +79,7 @@ def test_stray_quote_in_ratings_counts_every_line_it_ate(tmp_path):
     assert report.counts["ratings.csv_rows_lost_to_unclosed_quote"] == 22
     assert "ratings.csv_malformed_lines" not in report.counts
     assert report.n_ratings == 2
-    assert "ratings.csv: 22 lines lost to an unclosed quote starting at line 4" in report.details
+    assert "ratings.csv: 22 rows lost to an unclosed quote starting at line 4" in report.details
 
 
 def test_unclosed_quote_in_tags_is_counted(tmp_path):

@@ -18,8 +18,8 @@ CONFIG = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
 def test_config_serves_this_machine_only_and_skips_per_run_collections() -> None:
     config = tomllib.loads(CONFIG.read_text())
     assert config["server"]["address"] == "localhost"
-    # A full collection after every script run holds the interpreter lock for 0.1-0.3 s with
-    # the models loaded; every session waits for it.
+    # A full collection after every script run holds the interpreter lock for about 0.24 s
+    # with the models loaded; every session waits for it (docs/experiments/serving.md).
     assert config["runner"]["postScriptGC"] is False
     assert config["server"]["fileWatcherType"] == "none"
 
@@ -49,9 +49,9 @@ def test_loaded_objects_leave_the_full_collections_and_come_back_on_rebuild(
 
 
 def test_the_launcher_caps_malloc_arenas() -> None:
-    # glibc reads MALLOC_ARENA_MAX once, at the first thread's allocation, so it must be in the
-    # server's environment from the start (mallopt from the app comes too late); without it,
-    # a server serving many sessions in turn grows past 1.5 GB (docs/experiments/serving.md).
+    # glibc reads MALLOC_ARENA_MAX when malloc starts up, so it must be in the server's
+    # environment at process start (a mallopt from the app made no difference); without it, a
+    # server serving many sessions in turn grows past 1.5 GB (docs/experiments/serving.md).
     launcher = (CONFIG.parents[1] / "run.sh").read_text()
     assert 'export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"' in launcher
     assert launcher.index("MALLOC_ARENA_MAX") < launcher.index("streamlit run")
