@@ -36,7 +36,8 @@ FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
 ODD_FIELDS = st.sampled_from(
     ["", " ", "nan", "NaN", "inf", "-inf", "-1", "0", "1e29", "4.3", "1.5", "2.50", "5.5", "0.0",
-     "abc", "\x00", "١", " 3 ", "3,5", "99999999999999999999", "1_000", "+4", "0x10"]
+     "abc", "\x00", "١", " 3 ", "3,5", "99999999999999999999", "1_000", "+4", "0x10",
+     '"', '"4.0', '4"', '""', "\r"]
 )  # fmt: skip
 GOOD_RATING = st.builds(
     lambda u, m, r, t: f"{u},{m},{r / 2:.1f},{t}",
