@@ -60,3 +60,20 @@ def test_artifacts_of_a_vanished_data_folder_are_pruned(
     assert lock_path(kept, settings).exists()
     assert check(kept, settings).up_to_date, "the other data set is untouched"
     assert main(["prune"]) == 0 and "nothing to prune" in capsys.readouterr().out
+
+
+def test_prune_keeps_a_folder_whose_data_came_back_after_it_looked(
+    tmp_path: Path, tiny_data_dir: Path, tiny_settings, monkeypatch
+) -> None:
+    import core.serving.prune as prune_module
+
+    settings = tiny_settings.replace(artifacts_dir=tmp_path / "art")
+    data = Path(shutil.copytree(tiny_data_dir, tmp_path / "back"))
+    build(data, settings)
+    folder = check(data, settings).folder
+    shutil.rmtree(data)
+    found = orphans(settings.artifacts_dir)
+    shutil.copytree(tiny_data_dir, data)  # restored between the look and the lock
+    monkeypatch.setattr(prune_module, "orphans", lambda root: found)
+    assert prune(settings.artifacts_dir) == []
+    assert folder.exists() and lock_path(data, settings).exists()
