@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.data.rawtext import INVISIBLE_PATTERN
 from core.serving.explore import plain_records
 from core.signals.registry import COMPONENTS
 
@@ -130,7 +131,7 @@ _DIRECTIVE_COLON = re.compile(r":(?=[A-Za-z0-9_/+-])")
 # setext underlines. Escape them there; elsewhere they are ordinary text.
 _BLOCK_START = re.compile(r"^([-+=])|^(\d+)([.)])")
 # C0 and C1 controls, DEL, and the bidirectional overrides that reorder what a viewer reads.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = re.compile(INVISIBLE_PATTERN)  # tab, newline and return: whitespace, split below
 
 
 def _one_line(text: Any) -> str:

@@ -36,6 +36,10 @@ _MAGIC = {
 }
 #: Characters stripped from text fields (tab, newline and carriage return become spaces).
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+#: Characters that mean nothing in text read from people (a request, or data shown back): the
+#: controls above, the C1 controls and the bidirectional overrides that can make echoed text
+#: read backwards. Tab, newline and carriage return are left to each caller's whitespace rule.
+INVISIBLE_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 
 _fallback = threading.local()
 

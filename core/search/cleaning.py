@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from core.data.rawtext import INVISIBLE_PATTERN
+
 #: Longest request text parsed; longer input is cut (a Reddit post rarely needs more).
 MAX_CHARS = 20_000
 
@@ -34,9 +36,8 @@ _NOISE_RE = re.compile(
 )
 _MARKDOWN_RE = re.compile(r"[*_>`~|\\]+|^#+\s*", re.M)
 _SPACES_RE = re.compile(r"[ \t\r\f\v]+")
-#: Control characters other than the whitespace above, and the bidirectional overrides that
-#: can make echoed text read backwards: nothing a request means, so each becomes a space.
-_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Nothing a request means (controls, bidirectional overrides): each becomes a space.
+_INVISIBLE_RE = re.compile(INVISIBLE_PATTERN)
 
 
 def clean_request(text: str) -> str:
@@ -44,7 +45,7 @@ def clean_request(text: str) -> str:
 
     Bracketed tags that carry information ("[late 90s]", "[2005]") keep their content.
     """
-    text = _CONTROL_RE.sub(" ", str(text or "")[:MAX_CHARS])
+    text = _INVISIBLE_RE.sub(" ", str(text or "")[:MAX_CHARS])
 
     def tag(match: re.Match[str]) -> str:
         body = (match.group("body") or match.group("pbody") or "").strip()
